@@ -1,0 +1,113 @@
+package dev.ckptvault.config;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Every setting the app reads, read once at start. Anything missing or malformed fails here with
+ * a message naming the setting, never later in a request.
+ */
+public record CkptConfig(
+        StorageSettings storage,
+        String container,
+        String indexTable,
+        Duration defaultUrlLifetime,
+        Duration maxUrlLifetime,
+        int maxFilesPerRequest,
+        long maxBodyBytes,
+        String sweepSchedule,
+        RetentionDefaults retention,
+        Optional<URI> eventsTopicEndpoint,
+        Optional<String> eventsTopicKey) {
+
+    /** Every setting name the app reads; infra/ and local.settings.json.example set exactly these. */
+    public static final Set<String> SETTINGS = Set.of(
+            "CKPT_STORAGE",
+            "CKPT_STORAGE__blobServiceUri",
+            "CKPT_STORAGE__tableServiceUri",
+            "CKPT_STORAGE__credential",
+            "CKPT_STORAGE__clientId",
+            "CKPT_CONTAINER",
+            "CKPT_INDEX_TABLE",
+            "CKPT_URL_DEFAULT_MINUTES",
+            "CKPT_URL_MAX_MINUTES",
+            "CKPT_MAX_FILES_PER_REQUEST",
+            "CKPT_MAX_BODY_BYTES",
+            "CKPT_SWEEP_SCHEDULE",
+            "CKPT_RETENTION_KEEP_LAST",
+            "CKPT_RETENTION_KEEP_EVERY",
+            "CKPT_RETENTION_MIN_AGE_MINUTES",
+            "CKPT_RETENTION_INCOMPLETE_TTL_MINUTES",
+            "CKPT_RETENTION_ACTION",
+            "CKPT_EVENTS_TOPIC_ENDPOINT",
+            "CKPT_EVENTS_TOPIC_KEY");
+
+    // Azure container names: 3-63 chars, lowercase letters, digits, single hyphens inside.
+    private static final Pattern CONTAINER = Pattern.compile("(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]");
+    private static final Pattern TABLE = Pattern.compile("[A-Za-z][A-Za-z0-9]{2,62}");
+    private static final Pattern CRON = Pattern.compile("\\S+( \\S+){5}");
+
+    public CkptConfig {
+        if (!CONTAINER.matcher(container).matches()) {
+            throw new ConfigException("CKPT_CONTAINER", "is not a valid container name: '" + container + "'");
+        }
+        if (!TABLE.matcher(indexTable).matches()) {
+            throw new ConfigException("CKPT_INDEX_TABLE", "is not a valid table name: '" + indexTable + "'");
+        }
+        if (defaultUrlLifetime.compareTo(maxUrlLifetime) > 0) {
+            throw new ConfigException("CKPT_URL_DEFAULT_MINUTES", "must not exceed CKPT_URL_MAX_MINUTES");
+        }
+        if (!CRON.matcher(sweepSchedule).matches()) {
+            throw new ConfigException("CKPT_SWEEP_SCHEDULE",
+                    "must be a six-field NCRONTAB expression such as '0 */5 * * * *', got '" + sweepSchedule + "'");
+        }
+    }
+
+    public static CkptConfig fromEnvironment() {
+        return fromMap(System.getenv());
+    }
+
+    public static CkptConfig fromMap(Map<String, String> env) {
+        Settings s = new Settings(env);
+        StorageSettings storage = s.optional("CKPT_STORAGE")
+                .map(StorageSettings::connectionString)
+                .orElseGet(() -> new StorageSettings(null,
+                        s.uri("CKPT_STORAGE__blobServiceUri").orElseThrow(() -> new ConfigException(
+                                "CKPT_STORAGE", "is required (or set CKPT_STORAGE__blobServiceUri and __tableServiceUri)")),
+                        s.uri("CKPT_STORAGE__tableServiceUri").orElseThrow(() -> new ConfigException(
+                                "CKPT_STORAGE__tableServiceUri", "is required when CKPT_STORAGE__blobServiceUri is set")),
+                        s.string("CKPT_STORAGE__credential", "managedidentity"),
+                        s.optional("CKPT_STORAGE__clientId").orElse(null)));
+        String action = s.string("CKPT_RETENTION_ACTION", "delete");
+        return new CkptConfig(
+                storage,
+                s.string("CKPT_CONTAINER", "checkpoints"),
+                s.string("CKPT_INDEX_TABLE", "ckptindex"),
+                Duration.ofMinutes(s.integer("CKPT_URL_DEFAULT_MINUTES", 30, 1, 7 * 24 * 60)),
+                Duration.ofMinutes(s.integer("CKPT_URL_MAX_MINUTES", 240, 1, 7 * 24 * 60)),
+                (int) s.integer("CKPT_MAX_FILES_PER_REQUEST", 10_000, 1, 10_000),
+                s.integer("CKPT_MAX_BODY_BYTES", 8L * 1024 * 1024, 1024, 100L * 1024 * 1024),
+                s.required("CKPT_SWEEP_SCHEDULE"),
+                new RetentionDefaults(
+                        (int) s.integer("CKPT_RETENTION_KEEP_LAST", 3, 1, 1_000_000),
+                        s.integer("CKPT_RETENTION_KEEP_EVERY", 0, 0, 999_999_999_999L),
+                        (int) s.integer("CKPT_RETENTION_MIN_AGE_MINUTES", 10, 0, 525_600),
+                        (int) s.integer("CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", 1440, 1, 525_600),
+                        action),
+                s.uri("CKPT_EVENTS_TOPIC_ENDPOINT"),
+                s.optional("CKPT_EVENTS_TOPIC_KEY"));
+    }
+
+    @Override
+    public String toString() {
+        return "CkptConfig[storage=" + storage + ", container=" + container + ", indexTable=" + indexTable
+                + ", urls=" + defaultUrlLifetime + "/" + maxUrlLifetime + ", maxFiles=" + maxFilesPerRequest
+                + ", maxBody=" + maxBodyBytes + ", sweep=" + sweepSchedule + ", retention=" + retention
+                + ", eventsTopic=" + eventsTopicEndpoint.map(URI::toString).orElse("none")
+                + ", eventsTopicKey=" + (eventsTopicKey.isPresent() ? "<redacted>" : "none") + "]";
+    }
+}

@@ -1,0 +1,41 @@
+package dev.ckptvault.health;
+
+import dev.ckptvault.error.StorageUnavailableException;
+import dev.ckptvault.http.ApiResult;
+import dev.ckptvault.storage.ContainerStore;
+import dev.ckptvault.storage.StorageCalls;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/** Whether the app can reach what it needs: 200 when it can, 503 naming what it cannot. */
+public final class HealthService {
+    private final ContainerStore store;
+    private final Supplier<Optional<Instant>> lastEventSeen;
+
+    public HealthService(ContainerStore store, Supplier<Optional<Instant>> lastEventSeen) {
+        this.store = store;
+        this.lastEventSeen = lastEventSeen;
+    }
+
+    public ApiResult check() {
+        Map<String, Object> body = new LinkedHashMap<>();
+        boolean healthy = true;
+        try {
+            boolean exists = store.exists();
+            body.put("storage", exists ? "ok" : "container missing (run bootstrap)");
+            healthy = exists;
+        } catch (StorageUnavailableException e) {
+            body.put("storage", "unreachable");
+            healthy = false;
+        } catch (RuntimeException e) {
+            body.put("storage", StorageCalls.status(e) == 403 ? "forbidden (check role assignments)" : "error");
+            healthy = false;
+        }
+        body.put("lastEventAt", lastEventSeen.get().map(Instant::toString).orElse(null));
+        body.put("status", healthy ? "ok" : "unavailable");
+        return ApiResult.of(healthy ? 200 : 503, body);
+    }
+}

@@ -1,0 +1,63 @@
+package dev.ckptvault.upload;
+
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.layout.RelativePath;
+import dev.ckptvault.run.RunRecords;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Issues write URLs for a rank's files after checking that the checkpoint accepts them. */
+public final class UploadService {
+    /** Backdated start absorbs clock skew between the app, storage and the trainer. */
+    static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
+
+    private final WriteGate gate;
+    private final RunRecords runs;
+    private final SasSigner signer;
+    private final Clock clock;
+    private final Duration defaultLifetime;
+    private final Duration maxLifetime;
+    private final Duration incompleteTtl;
+
+    public UploadService(WriteGate gate, RunRecords runs, SasSigner signer, Clock clock,
+                         Duration defaultLifetime, Duration maxLifetime, Duration incompleteTtl) {
+        this.gate = gate;
+        this.runs = runs;
+        this.signer = signer;
+        this.clock = clock;
+        this.defaultLifetime = defaultLifetime;
+        this.maxLifetime = maxLifetime;
+        this.incompleteTtl = incompleteTtl;
+    }
+
+    public UploadAnswer issue(CheckpointId id, UploadRequest request) {
+        List<RelativePath> paths = new ArrayList<>(request.files().size());
+        List<String> blobNames = new ArrayList<>(request.files().size());
+        for (int i = 0; i < request.files().size(); i++) {
+            RelativePath path = request.files().get(i).path();
+            paths.add(path);
+            blobNames.add(id.fileBlob(path, "files[" + i + "].path"));
+        }
+        runs.ensureExists(id.run());
+        gate.admit(id, paths, incompleteTtl);
+
+        Duration lifetime = request.lifetime().orElse(defaultLifetime);
+        if (lifetime.compareTo(maxLifetime) > 0) {
+            lifetime = maxLifetime;
+        }
+        OffsetDateTime now = OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC)
+                .truncatedTo(ChronoUnit.SECONDS);
+        OffsetDateTime expiry = now.plus(lifetime);
+        List<String> urls = signer.sign(blobNames, SasSigner.Access.WRITE, now.minus(CLOCK_SKEW), expiry);
+        List<UploadAnswer.Upload> uploads = new ArrayList<>(paths.size());
+        for (int i = 0; i < paths.size(); i++) {
+            uploads.add(new UploadAnswer.Upload(paths.get(i).value(), blobNames.get(i), urls.get(i)));
+        }
+        return new UploadAnswer(id.run().value(), id.step().value(), expiry, uploads);
+    }
+}

@@ -1,0 +1,56 @@
+package dev.ckptvault.testing;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** A plain JDK HTTP client, as a trainer without the Azure SDK would use the issued URLs. */
+public final class Http {
+    public static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    private Http() {
+    }
+
+    public static HttpResponse<String> putBlob(String url, byte[] data) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(URI.create(url))
+                .header("x-ms-blob-type", "BlockBlob")
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(data)).build());
+    }
+
+    public static HttpResponse<String> putBlock(String url, String blockId, byte[] data)
+            throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(URI.create(url + "&comp=block&blockid=" + blockId))
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(data)).build());
+    }
+
+    public static HttpResponse<String> putBlockList(String url, java.util.List<String> blockIds)
+            throws IOException, InterruptedException {
+        StringBuilder xml = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+        for (String id : blockIds) {
+            xml.append("<Latest>").append(id).append("</Latest>");
+        }
+        xml.append("</BlockList>");
+        return send(HttpRequest.newBuilder(URI.create(url + "&comp=blocklist"))
+                .PUT(HttpRequest.BodyPublishers.ofString(xml.toString())).build());
+    }
+
+    public static HttpResponse<String> get(String url) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(URI.create(url)).GET().build());
+    }
+
+    public static HttpResponse<byte[]> getBytes(String url) throws IOException, InterruptedException {
+        return CLIENT.send(HttpRequest.newBuilder(URI.create(url)).GET().build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    public static HttpResponse<String> delete(String url) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(URI.create(url)).DELETE().build());
+    }
+
+    public static HttpResponse<String> send(HttpRequest request) throws IOException, InterruptedException {
+        return CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+}
