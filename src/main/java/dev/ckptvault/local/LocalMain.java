@@ -1,0 +1,111 @@
+package dev.ckptvault.local;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code scripts/run-local.sh} / {@code mvn -Plocal ... exec:java}: runs the app's functions
+ * locally without Core Tools and prints one line {@code ckptvault ready on http://127.0.0.1:PORT}
+ * on standard output when it serves. Logs go to standard error. Stops Azurite and itself on
+ * SIGTERM or Ctrl-C.
+ *
+ * <pre>
+ *   --port N            HTTP port (default 7071; 0 = any free port)
+ *   --data DIR          Azurite data folder (default .azurite, git-ignored); --data :memory: keeps none
+ *   --forward-to URL    Core Tools mode: only watch blobs and POST events to URL's Event Grid webhook
+ *   --function-key K    check keys like Azure: FUNCTION routes need K or the admin key
+ *   --admin-key K       ADMIN routes and the Event Grid webhook need K
+ *   --poll-ms N         event watcher poll interval (default 1000)
+ * </pre>
+ * Settings come from the environment (CKPT_*); CKPT_STORAGE set: no Azurite is started.
+ */
+public final class LocalMain {
+    private LocalMain() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        // One line per log record, on stderr: standard output carries only the ready line.
+        System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
+        LocalStack.Options options;
+        try {
+            options = parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("ckptvault local: " + e.getMessage());
+            System.err.println("usage: run-local.sh [--port N] [--data DIR] [--forward-to URL] "
+                    + "[--function-key K] [--admin-key K] [--poll-ms N]");
+            System.exit(2);
+            return;
+        }
+        LocalStack stack;
+        try {
+            stack = LocalStack.start(options, System.getenv());
+        } catch (Exception e) {
+            System.err.println("ckptvault local: could not start: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stack.close();
+            stopped.countDown();
+        }, "shutdown"));
+        if (stack.port() > 0) {
+            System.out.println("ckptvault ready on http://127.0.0.1:" + stack.port());
+        } else {
+            System.out.println("ckptvault forwarding blob events to " + options.forwardTo());
+        }
+        System.out.flush();
+        stopped.await();
+    }
+
+    static LocalStack.Options parse(String[] args) {
+        int port = 7071;
+        Path projectDir = Path.of(System.getProperty("ckptvault.projectDir", System.getProperty("user.dir")));
+        Path data = projectDir.resolve(".azurite");
+        URI forwardTo = null;
+        String functionKey = null;
+        String adminKey = null;
+        long pollMs = 1000;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--help") || a.equals("-h")) {
+                throw new IllegalArgumentException("help");
+            }
+            if (i + 1 >= args.length) {
+                throw new IllegalArgumentException(a + " needs a value");
+            }
+            String v = args[++i];
+            switch (a) {
+                case "--port" -> port = integer(a, v, 0, 65535);
+                case "--data" -> data = v.equals(":memory:") ? null : Path.of(v).toAbsolutePath();
+                case "--forward-to" -> {
+                    forwardTo = URI.create(v);
+                    if (forwardTo.getScheme() == null || forwardTo.getHost() == null) {
+                        throw new IllegalArgumentException("--forward-to needs a URL such as http://127.0.0.1:7071");
+                    }
+                }
+                case "--function-key" -> functionKey = v;
+                case "--admin-key" -> adminKey = v;
+                case "--poll-ms" -> pollMs = integer(a, v, 50, 3_600_000);
+                default -> throw new IllegalArgumentException("unknown option " + a);
+            }
+        }
+        return new LocalStack.Options(port, data, forwardTo, Optional.ofNullable(functionKey),
+                Optional.ofNullable(adminKey), projectDir, Duration.ofMillis(pollMs));
+    }
+
+    private static int integer(String name, String v, int min, int max) {
+        try {
+            int n = Integer.parseInt(v);
+            if (n < min || n > max) {
+                throw new IllegalArgumentException(name + " must be between " + min + " and " + max);
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " must be a number, got '" + v + "'");
+        }
+    }
+}
