@@ -71,10 +71,9 @@ public final class AppContext {
         this.clock = clock;
         this.storage = new StorageClients(config);
         this.store = new ContainerStore(storage.container());
-        boolean httpsOnly = !config.storage().isEmulator();
         this.signer = storage.sharedKey().isPresent()
-                ? new AccountKeySasSigner(storage.container(), httpsOnly)
-                : new UserDelegationSasSigner(storage.blobService(), storage.container(), httpsOnly,
+                ? new AccountKeySasSigner(storage.container(), config.storage())
+                : new UserDelegationSasSigner(storage.blobService(), storage.container(), config.storage(),
                         config.maxUrlLifetime(), clock);
 
         HttpApi http = new HttpApi(config.maxBodyBytes());
