@@ -119,7 +119,7 @@ public final class LocalStack implements AutoCloseable {
 
     /** The checkpoints the watcher lists: the index's open ones (UPLOADING, COMMITTING). */
     static Supplier<List<CheckpointId>> openCheckpoints(AppContext ctx) {
-        return List::of;
+        return ctx.index()::open;
     }
 
     /** Creates the checkpoint container and the index table when missing (local storage starts empty). */
