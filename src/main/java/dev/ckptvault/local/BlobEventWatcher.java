@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.storage.ContainerStore;
+import dev.ckptvault.storage.ETags;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -110,7 +111,7 @@ public final class BlobEventWatcher implements AutoCloseable {
             Map<String, Seen> now = new LinkedHashMap<>();
             for (BlobItem item : store.list(id.prefix(), false)) {
                 BlobItemProperties p = item.getProperties();
-                now.put(item.getName(), new Seen(quoted(p.getETag()), p.getContentType(),
+                now.put(item.getName(), new Seen(ETags.normalize(p.getETag()), p.getContentType(),
                         p.getContentLength() == null ? 0 : p.getContentLength(),
                         p.getBlobType() == null ? "BlockBlob" : p.getBlobType().toString()));
             }
@@ -173,12 +174,6 @@ public final class BlobEventWatcher implements AutoCloseable {
         e.put("dataVersion", "");
         e.put("metadataVersion", "1");
         return e;
-    }
-
-    /** Events carry the eTag as the PUT answer's header does, in quotes; listings may omit them. */
-    static String quoted(Object eTag) {
-        String s = String.valueOf(eTag);
-        return s.startsWith("\"") ? s : "\"" + s + "\"";
     }
 
     /** Listing calls made so far (one per watched checkpoint per poll). */
