@@ -175,8 +175,15 @@ public final class TrainerSimulation {
                     crashNote = "step " + step + ": rank " + crashRank + " wrote " + partial + " of " + o.shardBytes()
                             + " B, stopped; retried";
                 }
+                // Bytes and their sha256 exist before the clock starts, as in a trainer whose state is in memory.
+                byte[][] data = new byte[o.ranks()][];
+                String[] sha = new String[o.ranks()];
+                for (int r = 0; r < o.ranks(); r++) {
+                    data[r] = bytes(step, r, 2, o.shardBytes());
+                    sha[r] = sha256(data[r]);
+                }
                 long started = System.nanoTime();
-                List<Written> files = writeCheckpoint(step, 2);
+                List<Written> files = writeCheckpoint(step, data, sha);
                 writeSeconds += (System.nanoTime() - started) / 1e9;
                 bytesCommitted += files.stream().mapToLong(Written::size).sum();
                 commit(step, files, c);
@@ -241,24 +248,25 @@ public final class TrainerSimulation {
         return partial;
     }
 
-    private List<Written> writeCheckpoint(long step, int attempt) throws Exception {
+    /** Every rank asks for its URL and writes its shard, in parallel: the timed data path. */
+    private List<Written> writeCheckpoint(long step, byte[][] data, String[] sha) throws Exception {
         List<Future<Written>> all = new ArrayList<>();
         for (int r = 0; r < o.ranks(); r++) {
             int rank = r;
             all.add(ranks.submit(() -> {
                 String url = issueUrls(step, rank).get(path(rank));
-                byte[] data = bytes(step, rank, attempt, o.shardBytes());
-                String etag = data.length > o.blockBytes() ? putBlocks(url, data) : putBlob(url, data);
-                return new Written(path(rank), data.length, etag, sha256(data), Instant.now());
+                byte[] d = data[rank];
+                String etag = d.length > o.blockBytes() ? putBlocks(url, d) : putBlob(url, d);
+                return new Written(path(rank), d.length, etag, sha[rank], Instant.now());
             }));
         }
         List<Written> files = new ArrayList<>();
         for (Future<Written> f : all) {
             files.add(f.get());
         }
-        Map<String, String> sha = new LinkedHashMap<>();
-        files.forEach(w -> sha.put(w.path(), w.sha256()));
-        expectedSha.put(step, sha);
+        Map<String, String> byPath = new LinkedHashMap<>();
+        files.forEach(w -> byPath.put(w.path(), w.sha256()));
+        expectedSha.put(step, byPath);
         return files;
     }
 
@@ -471,16 +479,20 @@ public final class TrainerSimulation {
             container.createIfNotExists();
             int perCheckpoint = o.ranks();
             int shards = (int) (bytes / o.shardBytes());
-            long started = System.nanoTime();
+            double seconds = 0;
             for (int c = 0; c * perCheckpoint < shards; c++) {
                 int checkpoint = c;
+                byte[][] data = new byte[perCheckpoint][];
+                for (int r = 0; r < perCheckpoint; r++) {
+                    data[r] = bytes(checkpoint, r, 9, o.shardBytes());
+                }
+                long started = System.nanoTime();
                 List<Future<Void>> all = new ArrayList<>();
                 for (int r = 0; r < perCheckpoint; r++) {
                     int rank = r;
-                    byte[] data = bytes(checkpoint, rank, 9, o.shardBytes());
                     all.add(ranks.submit(() -> {
                         container.getBlobClient(checkpoint + "/" + path(rank)).uploadWithResponse(
-                                new BlobParallelUploadOptions(BinaryData.fromBytes(data))
+                                new BlobParallelUploadOptions(BinaryData.fromBytes(data[rank]))
                                         .setParallelTransferOptions(new ParallelTransferOptions()
                                                 .setBlockSizeLong(o.blockBytes()).setMaxSingleUploadSizeLong(o.blockBytes())
                                                 .setMaxConcurrency(Math.max(2, (int) (o.shardBytes() / o.blockBytes())))),
@@ -491,8 +503,8 @@ public final class TrainerSimulation {
                 for (Future<Void> f : all) {
                     f.get();
                 }
+                seconds += (System.nanoTime() - started) / 1e9;
             }
-            double seconds = (System.nanoTime() - started) / 1e9;
             double ratio = (bytes / urlSeconds) / (bytes / seconds);
             return rate(bytes, seconds) + String.format(Locale.ROOT, " (URLs/SDK %.2f)", ratio);
         } catch (InterruptedException e) {
