@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs ckptvault locally without Azure Functions Core Tools: Azurite (data in .azurite/) and the
+# app's own function classes on http://127.0.0.1:7071. Prints "ckptvault ready on http://127.0.0.1:PORT"
+# when it serves; Ctrl-C or SIGTERM stops both.
+#
+#   scripts/run-local.sh [--port N] [--data DIR] [--forward-to URL] [--function-key K] [--admin-key K]
+#
+# Needs Java 17, Maven and Node. CKPT_STORAGE set: that storage is used and no Azurite is started.
+# Windows: mvn -Plocal -DskipTests package exec:java -Dexec.args="--port 7071"
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+if [ ! -f node_modules/azurite/package.json ]; then
+  echo "installing Azurite (npm ci)" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+
+# Build when there is no build yet or a source, the pom or a resource is newer than it.
+stamp=target/classes/META-INF/services/com.microsoft.azure.functions.spi.inject.FunctionInstanceInjector
+if [ ! -f "$stamp" ] || [ ! -f target/classpath.txt ] \
+   || [ -n "$(find src/main pom.xml -newer "$stamp" -type f -print -quit)" ]; then
+  echo "building (mvn package)" >&2
+  mvn -q -B -DskipTests package >&2
+  # The local host needs the provided-scope SPI too, so the classpath covers every scope.
+  mvn -q -B dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >&2
+  touch "$stamp"
+fi
+
+# exec: Java receives Ctrl-C/SIGTERM itself and stops Azurite in its shutdown hook.
+exec java ${JAVA_OPTS:-} -Dckptvault.projectDir="$PWD" \
+  -cp "target/classes:$(cat target/classpath.txt)" dev.ckptvault.local.LocalMain "$@"

@@ -1,0 +1,109 @@
+package dev.ckptvault.local;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.ckptvault.json.Json;
+import dev.ckptvault.testing.AzuriteExtension;
+import dev.ckptvault.testing.Http;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole local stack as a user runs it: its own Azurite, the app's real functions through the
+ * FunctionInstanceInjector, the event watcher, and a small trainer simulation over real HTTP.
+ */
+class LocalStackEndToEndTest {
+    private static LocalStack.Options options(Path data, Optional<String> functionKey) {
+        return new LocalStack.Options(0, data, null, functionKey, Optional.of("admin-key-e2e"),
+                AzuriteExtension.projectDir(), Duration.ofMillis(200));
+    }
+
+    @Test
+    void aSimulatedTrainingRunCommitsCrashesRetriesAndResumesThroughTheLocalStack() throws Exception {
+        try (LocalStack stack = LocalStack.start(options(null, Optional.of("fn-key-e2e")), Map.of())) {
+            String url = "http://127.0.0.1:" + stack.port();
+            assertEquals(401, Http.get(url + "/api/runs").statusCode(), "keys given: FUNCTION routes check them");
+
+            TrainerSimulation.Report report = TrainerSimulation.run(new TrainerSimulation.Options(URI.create(url), 3, 3,
+                    1024 * 1024, 256 * 1024, "e2e-run", "fn-key-e2e", null, Duration.ofSeconds(120)));
+            System.out.print(report.table());
+            assertTrue(report.passed(), report.problems().toString());
+            assertTrue(report.rows().stream().anyMatch(r -> r[0].equals("final index state") && r[1].equals("COMMITTED=3")),
+                    report.table());
+
+            HttpResponse<String> health = Http.get(url + "/api/health");
+            assertEquals(200, health.statusCode(), health.body());
+            assertNotNull(Json.parse(health.body(), "health").get("lastEventAt"),
+                    "the watcher's events reached the app: " + health.body());
+            assertTrue(stack.watcher().watched().isEmpty(), "every checkpoint settled, none is watched any more");
+
+            HttpResponse<String> missing = Http.get(url + "/api/no/such/route");
+            assertEquals(404, missing.statusCode());
+            assertEquals("NotFound", Json.parse(missing.body(), "r").get("error").get("code").asText());
+        }
+    }
+
+    @Test
+    void localMainPrintsOneReadyLineAndStopsAzuriteOnSigterm(@TempDir Path data) throws Exception {
+        Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
+        ProcessBuilder pb = new ProcessBuilder(javaBin.toString(), "-cp", System.getProperty("java.class.path"),
+                "-Dckptvault.projectDir=" + AzuriteExtension.projectDir(), LocalMain.class.getName(),
+                "--port", "0", "--data", data.resolve("azurite").toString());
+        pb.environment().remove("CKPT_STORAGE");
+        pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+        Process p = pb.start();
+        try {
+            // Every line of standard output, read until the process closes it.
+            List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CompletableFuture<String> first = new CompletableFuture<>();
+            Thread reader = new Thread(() -> {
+                try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String l = out.readLine(); l != null; l = out.readLine()) {
+                        lines.add(l);
+                        first.complete(l);
+                    }
+                } catch (java.io.IOException ignored) {
+                    // The process ended.
+                }
+                first.complete(null);
+            });
+            reader.start();
+            String line = first.get(120, TimeUnit.SECONDS);
+            assertNotNull(line, "LocalMain printed nothing");
+            assertTrue(line.matches("ckptvault ready on http://127\\.0\\.0\\.1:\\d+"), line);
+            String url = line.substring("ckptvault ready on ".length());
+            assertEquals(200, Http.get(url + "/api/health").statusCode());
+            assertTrue(Files.isDirectory(data.resolve("azurite")), "Azurite keeps its data in the --data folder");
+            List<ProcessHandle> children = p.descendants().toList();
+            assertFalse(children.isEmpty(), "Azurite runs as a child process");
+
+            p.destroy(); // SIGTERM
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "LocalMain did not stop on SIGTERM");
+            for (ProcessHandle child : children) {
+                child.onExit().get(30, TimeUnit.SECONDS);
+                assertFalse(child.isAlive(), "Azurite outlived LocalMain");
+            }
+            reader.join(30_000);
+            assertEquals(List.of(line), lines, "exactly one line on standard output");
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+}
