@@ -76,11 +76,12 @@ public final class TrainerSimulation {
 
         public String table() {
             int w = rows.stream().mapToInt(r -> r[0].length()).max().orElse(10);
+            int v = rows.stream().mapToInt(r -> r[1].length()).max().orElse(10);
             StringBuilder b = new StringBuilder();
-            String line = "+" + "-".repeat(w + 2) + "+" + "-".repeat(34) + "+\n";
+            String line = "+" + "-".repeat(w + 2) + "+" + "-".repeat(v + 2) + "+\n";
             b.append(line);
             for (String[] r : rows) {
-                b.append(String.format(Locale.ROOT, "| %-" + w + "s | %-32s |%n", r[0], r[1]));
+                b.append(String.format(Locale.ROOT, "| %-" + w + "s | %-" + v + "s |%n", r[0], r[1]));
             }
             b.append(line);
             for (String p : problems) {
