@@ -11,18 +11,18 @@ import dev.ckptvault.error.StorageUnavailableException;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.storage.ContainerStore;
-import dev.ckptvault.storage.StorageCalls;
-import java.io.IOException;
 import java.time.Clock;
+import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
+import java.util.function.UnaryOperator;
+import dev.ckptvault.storage.StorageCalls;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.UnaryOperator;
 
 /**
  * {runId}/_run.json, the run record. The first upload request of a run creates it with an empty
@@ -30,9 +30,6 @@ import java.util.function.UnaryOperator;
  * the set of runs known to exist can be cached for the life of the process.
  */
 public final class RunRecords {
-    /** Attempts at a conditional replace before giving up on a run record under heavy contention. */
-    private static final int MAX_REPLACE_ATTEMPTS = 8;
-
     private final ContainerStore store;
     private final Clock clock;
     private final Set<RunId> known = ConcurrentHashMap.newKeySet();
@@ -46,6 +43,19 @@ public final class RunRecords {
         return run.prefix() + "_run.json";
     }
 
+    /** Creates the run record with the default policy unless it exists. */
+    public void ensureExists(RunId run) {
+        if (known.contains(run)) {
+            return;
+        }
+        Map<String, Object> record = new LinkedHashMap<>();
+        record.put("runId", run.value());
+        record.put("createdAt", Instant.now(clock).toString());
+        record.put("retention", Map.of());
+        store.createIfAbsent(blobName(run), Json.bytes(record), Map.of());
+        known.add(run);
+    }
+
     /**
      * The stored run record.
      *
@@ -54,23 +64,6 @@ public final class RunRecords {
      * @param eTag      the version read, for a conditional replace
      */
     public record Stored(String runId, Instant createdAt, JsonNode retention, ObjectNode raw, String eTag) {
-    }
-
-    /** Creates the run record with the default policy unless it exists. */
-    public void ensureExists(RunId run) {
-        if (known.contains(run)) {
-            return;
-        }
-        store.createIfAbsent(blobName(run), Json.bytes(fresh(run, Json.MAPPER.createObjectNode())), Map.of());
-        known.add(run);
-    }
-
-    private Map<String, Object> fresh(RunId run, ObjectNode retention) {
-        Map<String, Object> record = new LinkedHashMap<>();
-        record.put("runId", run.value());
-        record.put("createdAt", Instant.now(clock).toString());
-        record.put("retention", retention);
-        return record;
     }
 
     /** The run record, or empty when the run has none (never uploaded, never PUT). */
@@ -126,11 +119,16 @@ public final class RunRecords {
         });
     }
 
+    /** Attempts at a conditional replace before giving up on a run record under heavy contention. */
+    private static final int MAX_REPLACE_ATTEMPTS = 8;
+
     private Stored update(RunId run, UnaryOperator<ObjectNode> change) {
         for (int attempt = 0; attempt < MAX_REPLACE_ATTEMPTS; attempt++) {
             Optional<Stored> current = read(run);
             if (current.isEmpty()) {
-                ObjectNode raw = Json.MAPPER.valueToTree(fresh(run, Json.MAPPER.createObjectNode()));
+                ObjectNode raw = Json.MAPPER.createObjectNode();
+                raw.put("runId", run.value());
+                raw.put("createdAt", Instant.now(clock).toString());
                 if (store.createIfAbsent(blobName(run), Json.bytes(change.apply(raw)), Map.of())) {
                     known.add(run);
                     return read(run).orElseThrow();
