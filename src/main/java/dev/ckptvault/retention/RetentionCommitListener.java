@@ -4,6 +4,8 @@ import dev.ckptvault.commit.CommitListener;
 import dev.ckptvault.events.OutgoingEvents;
 import dev.ckptvault.index.Checkpoint;
 import dev.ckptvault.layout.RunId;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -49,6 +51,25 @@ public final class RetentionCommitListener implements CommitListener {
         } catch (RejectedExecutionException e) {
             LOG.warning("after-commit work for " + checkpoint.runId() + "@" + checkpoint.step()
                     + " not queued; the sweep does it");
+        }
+    }
+
+    /**
+     * Waits until the work queued before this call is done (one worker thread: a marker task runs
+     * after everything queued earlier). For shutdown and tests.
+     *
+     * @return false when the timeout passed first
+     */
+    public boolean drain(Duration timeout) {
+        CountDownLatch done = new CountDownLatch(1);
+        try {
+            executor.execute(done::countDown);
+            return done.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 
