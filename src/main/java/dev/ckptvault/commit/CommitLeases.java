@@ -41,7 +41,8 @@ public final class CommitLeases {
                 try {
                     var lease = new BlobLeaseClientBuilder().blobClient(blob).leaseId(leaseId).buildClient();
                     var response = lease.acquireLeaseWithResponse(-1, null, null, null);
-                    etags.put(path, response.getHeaders().getValue(com.azure.core.http.HttpHeaderName.ETAG));
+                    etags.put(path, dev.ckptvault.storage.ETags.normalize(
+                            response.getHeaders().getValue(com.azure.core.http.HttpHeaderName.ETAG)));
                 } catch (BlobStorageException e) {
                     // 404: the file vanished after the listing (tampering shows on the next derivation).
                     if (e.getStatusCode() != 404) {
