@@ -125,6 +125,7 @@ class RetentionEnforcementTest {
     @Test
     void aLeaseTakenAtCommitDoesNotBlockDeletion() {
         String run = "leased";
+        putRun(run, "{\"retention\":{\"keepLast\":5}}");
         fixture.commit(run, 1, 3, Map.of());
         fixture.commit(run, 2, 1, Map.of());
         drain();
@@ -312,12 +313,13 @@ class RetentionEnforcementTest {
     @Test
     void aStoredPolicyWrittenOutOfBandThatIsInvalidKeepsEverything() {
         String run = "broken-policy";
-        fixture.commit(run, 1, 1, Map.of());
-        fixture.commit(run, 2, 1, Map.of());
-        drain();
+        putRun(run, "{}");
         var stored = ctx.store().client().getBlobClient(run + "/_run.json");
         stored.upload(com.azure.core.util.BinaryData.fromString(
                 "{\"runId\":\"broken-policy\",\"retention\":{\"keepLast\":-4}}"), true);
+        fixture.commit(run, 1, 1, Map.of());
+        fixture.commit(run, 2, 1, Map.of());
+        drain();
         RetentionService.PlanView plan = ctx.retention().plan(new RunId(run));
         assertTrue(plan.remove().isEmpty());
         assertTrue(plan.policyProblem().contains("retention.keepLast"), plan.policyProblem());
