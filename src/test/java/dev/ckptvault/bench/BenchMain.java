@@ -28,6 +28,7 @@ public final class BenchMain {
 
     static {
         BENCHES.put("SasSigningBench", SasSigningBench::run);
+        BENCHES.put("BatchDeleteBench", BatchDeleteBench::run);
     }
 
     private BenchMain() {
