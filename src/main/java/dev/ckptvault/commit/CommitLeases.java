@@ -44,8 +44,9 @@ public final class CommitLeases {
                     etags.put(path, dev.ckptvault.storage.ETags.normalize(
                             response.getHeaders().getValue(com.azure.core.http.HttpHeaderName.ETAG)));
                 } catch (BlobStorageException e) {
-                    // 404: the file vanished after the listing (tampering shows on the next derivation).
-                    if (e.getStatusCode() != 404) {
+                    // 404: the file vanished after the listing; 409: it is leased already (a concurrent
+                    // sync of the same commit). Either way the next derivation compares eTags.
+                    if (e.getStatusCode() != 404 && e.getStatusCode() != 409) {
                         throw e;
                     }
                 }

@@ -107,7 +107,8 @@ public final class AppContext {
         RunRecords runs = new RunRecords(store, indexStore, clock);
         this.uploads = new UploadService(new WriteGate(store, clock), runs, signer, sync, deletes::delete, clock,
                 config.defaultUrlLifetime(), config.maxUrlLifetime(), incompleteTtl);
-        HealthService health = new HealthService(store, () -> Optional.ofNullable(lastEventSeen.get()));
+        HealthService health = new HealthService(store, indexStore::probe,
+                () -> Optional.ofNullable(lastEventSeen.get()));
         this.commits = new CommitService(store, sync, config.maxFilesPerRequest());
         this.runPolicies = new RunPolicies(runs, RetentionPolicy.of(config.retention()));
         this.queries = new IndexQueries(indexStore, sync, signer, clock, config.defaultUrlLifetime(),

@@ -28,6 +28,8 @@ public final class BenchMain {
 
     static {
         BENCHES.put("SasSigningBench", SasSigningBench::run);
+        BENCHES.put("LatestLookupBench", IndexBench::latest);
+        BENCHES.put("CommitBench", IndexBench::commit);
         BENCHES.put("BatchDeleteBench", BatchDeleteBench::run);
     }
 
