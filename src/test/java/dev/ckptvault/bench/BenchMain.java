@@ -30,6 +30,7 @@ public final class BenchMain {
         BENCHES.put("SasSigningBench", SasSigningBench::run);
         BENCHES.put("LatestLookupBench", IndexBench::latest);
         BENCHES.put("CommitBench", IndexBench::commit);
+        BENCHES.put("BatchDeleteBench", BatchDeleteBench::run);
     }
 
     private BenchMain() {

@@ -75,6 +75,23 @@ class FunctionJsonIT {
     }
 
     @Test
+    void retentionRoutesHaveTheirAuthLevelsAndDeleteNeedsTheAdminKey() {
+        assertHttp("PutRun", "runs/{runId}", List.of("PUT"), "FUNCTION");
+        assertHttp("RetentionPlan", "runs/{runId}/retention/plan", List.of("GET"), "FUNCTION");
+        assertHttp("Pin", "runs/{runId}/checkpoints/{step:long}/pin", List.of("PUT"), "FUNCTION");
+        assertHttp("Unpin", "runs/{runId}/checkpoints/{step:long}/pin", List.of("DELETE"), "FUNCTION");
+        assertHttp("DeleteCheckpoint", "runs/{runId}/checkpoints/{step:long}", List.of("DELETE"), "ADMIN");
+    }
+
+    @Test
+    void sweepIsATimerOnTheScheduleSetting() {
+        JsonNode t = trigger("Sweep");
+        assertEquals("timerTrigger", t.get("type").asText());
+        assertEquals("%CKPT_SWEEP_SCHEDULE%", t.get("schedule").asText());
+        assertEquals("timer", t.get("name").asText());
+    }
+
+    @Test
     void blobEventsIsAnEventGridTrigger() {
         JsonNode t = trigger("BlobEvents");
         assertEquals("eventGridTrigger", t.get("type").asText());
