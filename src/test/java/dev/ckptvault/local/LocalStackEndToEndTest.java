@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.testing.AzuriteExtension;
 import dev.ckptvault.testing.Http;
@@ -53,6 +52,15 @@ class LocalStackEndToEndTest {
             assertNotNull(Json.parse(health.body(), "health").get("lastEventAt"),
                     "the watcher's events reached the app: " + health.body());
             assertTrue(stack.watcher().watched().isEmpty(), "every checkpoint settled, none is watched any more");
+
+            // Microsoft's documented sample, posted by hand to the real BlobEvents function behind the
+            // webhook: a blob of another account is acknowledged (202), not retried.
+            String sample = EventGridWebhookTest.sample("blob-created.eventgrid.json");
+            HttpResponse<String> hook = Http.send(java.net.http.HttpRequest.newBuilder(URI.create(url
+                            + EventGridWebhook.PATH + "?functionName=BlobEvents&code=admin-key-e2e"))
+                    .header("aeg-event-type", "Notification").header("Content-Type", "application/json")
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString(sample)).build());
+            assertEquals(202, hook.statusCode(), hook.body());
 
             HttpResponse<String> missing = Http.get(url + "/api/no/such/route");
             assertEquals(404, missing.statusCode());
