@@ -42,6 +42,29 @@ public final class RunPolicies {
         return defaults;
     }
 
+    /**
+     * How long an uncommitted attempt of the run stays open. Asked on every sync of a checkpoint,
+     * so it is cached briefly: a policy change takes effect within a minute.
+     */
+    public java.time.Duration incompleteTtl(RunId run) {
+        long now = System.nanoTime();
+        CachedTtl c = ttls.get(run);
+        if (c == null || now - c.readAt() > TTL_CACHE_NANOS) {
+            c = new CachedTtl(java.time.Duration.ofMinutes(effective(run).incompleteTtlMinutes()), now);
+            if (ttls.size() > 10_000) {
+                ttls.clear();
+            }
+            ttls.put(run, c);
+        }
+        return c.ttl();
+    }
+
+    private record CachedTtl(java.time.Duration ttl, long readAt) {
+    }
+
+    private static final long TTL_CACHE_NANOS = 60_000_000_000L;
+    private final java.util.Map<RunId, CachedTtl> ttls = new java.util.concurrent.ConcurrentHashMap<>();
+
     /** The effective policy of a run (the defaults for a run without a record). */
     public RetentionPolicy effective(RunId run) {
         return lookup(run).policy();

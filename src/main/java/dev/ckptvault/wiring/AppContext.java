@@ -98,19 +98,18 @@ public final class AppContext {
                         config.maxUrlLifetime(), clock);
 
         HttpApi http = new HttpApi(config.maxBodyBytes());
-        Duration incompleteTtl = Duration.ofMinutes(config.retention().incompleteTtlMinutes());
         this.indexStore = new IndexStore(storage.indexTable());
         this.workers = Executors.newFixedThreadPool(16, daemonThreads("ckptvault-io"));
-        this.sync = new CheckpointSync(store, indexStore, new CommitLeases(storage.container(), workers), clock,
-                run -> incompleteTtl);
-        this.deletes = new BlobDeletes(storage.container());
         RunRecords runs = new RunRecords(store, indexStore, clock);
+        this.runPolicies = new RunPolicies(runs, RetentionPolicy.of(config.retention()));
+        this.sync = new CheckpointSync(store, indexStore, new CommitLeases(storage.container(), workers), clock,
+                runPolicies::incompleteTtl);
+        this.deletes = new BlobDeletes(storage.container());
         this.uploads = new UploadService(new WriteGate(store, clock), runs, signer, sync, deletes::delete, clock,
-                config.defaultUrlLifetime(), config.maxUrlLifetime(), incompleteTtl);
+                config.defaultUrlLifetime(), config.maxUrlLifetime(), runPolicies::incompleteTtl);
         HealthService health = new HealthService(store, indexStore::probe,
                 () -> Optional.ofNullable(lastEventSeen.get()));
         this.commits = new CommitService(store, sync, config.maxFilesPerRequest());
-        this.runPolicies = new RunPolicies(runs, RetentionPolicy.of(config.retention()));
         this.queries = new IndexQueries(indexStore, sync, signer, clock, config.defaultUrlLifetime(),
                 runPolicies::effective);
         this.reindexer = new Reindexer(store, indexStore, sync);
