@@ -54,8 +54,11 @@ import java.util.concurrent.Future;
  * </pre>
  */
 public final class TrainerSimulation {
-    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(10)).build();
+    /** Built on first use, so main's keep-alive setting applies to its connection pool. */
+    private static final class Client {
+        static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10)).build();
+    }
     private static final long MIB = 1024 * 1024;
 
     /** Settings of one simulation. */
@@ -112,6 +115,8 @@ public final class TrainerSimulation {
     }
 
     public static void main(String[] args) {
+        // Below Node's 5 s keep-alive timeout, so the client drops idle connections first.
+        System.setProperty("jdk.httpclient.keepalive.timeout", "3");
         Options options;
         try {
             options = parse(args);
@@ -306,7 +311,7 @@ public final class TrainerSimulation {
     }
 
     private static String putBlob(String url, byte[] data) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url)).header("x-ms-blob-type", "BlockBlob")
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url)).header("x-ms-blob-type", "BlockBlob")
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(data)).build(), HttpResponse.BodyHandlers.ofString());
         return etagOf(r, "Put Blob");
     }
@@ -320,7 +325,7 @@ public final class TrainerSimulation {
             String id = Base64.getEncoder().encodeToString(String.format(Locale.ROOT, "block-%08d", i)
                     .getBytes(StandardCharsets.US_ASCII));
             parts.add(blocks.submit((Callable<String>) () -> {
-                HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url + "&comp=block&blockid="
+                HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "&comp=block&blockid="
                                 + java.net.URLEncoder.encode(id, StandardCharsets.UTF_8)))
                         .PUT(HttpRequest.BodyPublishers.ofByteArray(data, from, to - from)).build(),
                         HttpResponse.BodyHandlers.ofString());
@@ -335,7 +340,7 @@ public final class TrainerSimulation {
             xml.append("<Latest>").append(p.get()).append("</Latest>");
         }
         xml.append("</BlockList>");
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url + "&comp=blocklist"))
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "&comp=blocklist"))
                 .PUT(HttpRequest.BodyPublishers.ofString(xml.toString())).build(), HttpResponse.BodyHandlers.ofString());
         return etagOf(r, "Put Block List");
     }
@@ -410,7 +415,7 @@ public final class TrainerSimulation {
                     problems.add("latest gave no read URL for " + path);
                     return 0L;
                 }
-                HttpResponse<byte[]> r = HTTP.send(HttpRequest.newBuilder(URI.create(url)).GET().build(),
+                HttpResponse<byte[]> r = send(HttpRequest.newBuilder(URI.create(url)).GET().build(),
                         HttpResponse.BodyHandlers.ofByteArray());
                 if (r.statusCode() != 200) {
                     problems.add("download of " + path + " answered " + r.statusCode());
@@ -548,7 +553,22 @@ public final class TrainerSimulation {
         if (o.functionKey() != null) {
             b.header("x-functions-key", o.functionKey());
         }
-        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /**
+     * Sends once more when the connection broke before an answer: Node (Azurite) closes idle
+     * keep-alive connections after 5 s and the JDK client may pick one just then. Every call of
+     * the simulation may be repeated (same bytes to the same blob or block, uploads and commit are
+     * idempotent by contract).
+     */
+    private static <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler)
+            throws IOException, InterruptedException {
+        try {
+            return Client.HTTP.send(request, handler);
+        } catch (IOException e) {
+            return Client.HTTP.send(request, handler);
+        }
     }
 
     static String sha256(byte[] data) {
