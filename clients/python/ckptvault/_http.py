@@ -63,6 +63,8 @@ class Transport:
         self.timeout = timeout
         self._ssl = ssl_context or ssl.create_default_context()
         self._local = threading.local()
+        self._all = set()  # every open connection, so close() reaches those of worker threads
+        self._all_lock = threading.Lock()
 
     def _connection(self, scheme, netloc):
         conns = getattr(self._local, "conns", None)
@@ -78,6 +80,8 @@ class Transport:
             else:
                 raise ValueError("unsupported URL scheme: " + scheme)
             conns[key] = conn
+            with self._all_lock:
+                self._all.add(conn)
         return conn
 
     def _drop(self, scheme, netloc):
@@ -85,11 +89,15 @@ class Transport:
         conn = conns.pop((scheme, netloc), None)
         if conn is not None:
             conn.close()
+            with self._all_lock:
+                self._all.discard(conn)
 
     def close(self):
-        for conn in getattr(self._local, "conns", {}).values():
+        """Closes every connection; call when no request is running any more."""
+        with self._all_lock:
+            conns, self._all = self._all, set()
+        for conn in conns:
             conn.close()
-        self._local.conns = {}
 
     def request(self, method, url, body=None, headers=None, sink=None):
         """One HTTP exchange. With ``sink``, a 2xx body is streamed to ``sink(chunk)`` instead of kept.

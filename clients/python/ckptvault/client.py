@@ -393,7 +393,6 @@ class CheckpointClient:
             if 200 <= resp.status < 300:
                 return resp
             if resp.status == 403 and refreshes < 3 and _auth_failed(resp):
-                # An expired SAS is refused with 403 AuthenticationFailed: ask the service again.
                 refreshes += 1
                 book.refresh(generation)
                 continue
@@ -579,11 +578,16 @@ def _results(futures):
         raise
 
 
+# An expired SAS: Azure answers 403 AuthenticationFailed ("Signature not valid in the specified time
+# frame"), Azurite 403 AuthorizationFailure. Either way new URLs from the service are the remedy.
+_EXPIRED_CODES = frozenset({"AuthenticationFailed", "AuthorizationFailure"})
+
+
 def _auth_failed(resp):
     code = resp.header("x-ms-error-code")
     if code is None:
         code = error_from(resp, "").code
-    return code == "AuthenticationFailed"
+    return code in _EXPIRED_CODES
 
 
 def _lifetime_seconds(expires_on, urls, server_date):
