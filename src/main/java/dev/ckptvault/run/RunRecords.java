@@ -1,5 +1,6 @@
 package dev.ckptvault.run;
 
+import dev.ckptvault.index.IndexStore;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.storage.ContainerStore;
@@ -20,8 +21,11 @@ public final class RunRecords {
     private final Clock clock;
     private final Set<RunId> known = ConcurrentHashMap.newKeySet();
 
-    public RunRecords(ContainerStore store, Clock clock) {
+    private final IndexStore index;
+
+    public RunRecords(ContainerStore store, IndexStore index, Clock clock) {
         this.store = store;
+        this.index = index;
         this.clock = clock;
     }
 
@@ -34,11 +38,17 @@ public final class RunRecords {
         if (known.contains(run)) {
             return;
         }
+        Instant now = Instant.now(clock);
         Map<String, Object> record = new LinkedHashMap<>();
         record.put("runId", run.value());
-        record.put("createdAt", Instant.now(clock).toString());
+        record.put("createdAt", now.toString());
         record.put("retention", Map.of());
-        store.createIfAbsent(blobName(run), Json.bytes(record), Map.of());
+        if (store.createIfAbsent(blobName(run), Json.bytes(record), Map.of())) {
+            // The blob event would add the run row too; writing it here makes the run visible at once.
+            index.putRun(run, now);
+        } else if (index.run(run).isEmpty()) {
+            index.putRun(run, now);
+        }
         known.add(run);
     }
 }

@@ -1,6 +1,26 @@
 package dev.ckptvault.wiring;
 
+import dev.ckptvault.commit.CheckpointSync;
+import dev.ckptvault.commit.CommitLeases;
+import dev.ckptvault.commit.CommitService;
 import dev.ckptvault.config.CkptConfig;
+import dev.ckptvault.events.BlobEventHandler;
+import dev.ckptvault.functions.BlobEventsFunction;
+import dev.ckptvault.functions.CommitCheckpointFunction;
+import dev.ckptvault.functions.GetCheckpointFunction;
+import dev.ckptvault.functions.GetLatestCheckpointFunction;
+import dev.ckptvault.functions.GetRunFunction;
+import dev.ckptvault.functions.ListCheckpointsFunction;
+import dev.ckptvault.functions.ListRunsFunction;
+import dev.ckptvault.functions.ReindexFunction;
+import dev.ckptvault.index.IndexQueries;
+import dev.ckptvault.index.IndexStore;
+import dev.ckptvault.index.Reindexer;
+import dev.ckptvault.storage.BlobDeletes;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
 import dev.ckptvault.functions.HealthFunction;
 import dev.ckptvault.functions.RequestUploadsFunction;
 import dev.ckptvault.health.HealthService;
@@ -35,6 +55,14 @@ public final class AppContext {
     private final ContainerStore store;
     private final SasSigner signer;
     private final UploadService uploads;
+    private final IndexStore indexStore;
+    private final ExecutorService workers;
+    private final CheckpointSync sync;
+    private final BlobDeletes deletes;
+    private final CommitService commits;
+    private final IndexQueries queries;
+    private final Reindexer reindexer;
+    private final BlobEventHandler events;
     private final AtomicReference<Instant> lastEventSeen = new AtomicReference<>();
     private final Map<Class<?>, Object> functions = new LinkedHashMap<>();
 
@@ -43,22 +71,40 @@ public final class AppContext {
         this.clock = clock;
         this.storage = new StorageClients(config);
         this.store = new ContainerStore(storage.container());
-        boolean httpsOnly = !config.storage().isEmulator();
         this.signer = storage.sharedKey().isPresent()
-                ? new AccountKeySasSigner(storage.container(), httpsOnly)
-                : new UserDelegationSasSigner(storage.blobService(), storage.container(), httpsOnly,
+                ? new AccountKeySasSigner(storage.container(), config.storage())
+                : new UserDelegationSasSigner(storage.blobService(), storage.container(), config.storage(),
                         config.maxUrlLifetime(), clock);
 
         HttpApi http = new HttpApi(config.maxBodyBytes());
-        RunRecords runs = new RunRecords(store, clock);
-        this.uploads = new UploadService(new WriteGate(store, clock), runs, signer, clock,
-                config.defaultUrlLifetime(), config.maxUrlLifetime(),
-                Duration.ofMinutes(config.retention().incompleteTtlMinutes()));
+        Duration incompleteTtl = Duration.ofMinutes(config.retention().incompleteTtlMinutes());
+        this.indexStore = new IndexStore(storage.indexTable());
+        this.workers = Executors.newFixedThreadPool(16, daemonThreads("ckptvault-io"));
+        this.sync = new CheckpointSync(store, indexStore, new CommitLeases(storage.container(), workers), clock,
+                run -> incompleteTtl);
+        this.deletes = new BlobDeletes(storage.container());
+        RunRecords runs = new RunRecords(store, indexStore, clock);
+        this.uploads = new UploadService(new WriteGate(store, clock), runs, signer, sync, deletes::delete, clock,
+                config.defaultUrlLifetime(), config.maxUrlLifetime(), incompleteTtl);
         HealthService health = new HealthService(store, () -> Optional.ofNullable(lastEventSeen.get()));
+        this.commits = new CommitService(store, sync, config.maxFilesPerRequest());
+        this.queries = new IndexQueries(indexStore, sync, signer, clock, config.defaultUrlLifetime(),
+                run -> config.retention());
+        this.reindexer = new Reindexer(store, indexStore, sync);
+        this.events = new BlobEventHandler(storage.blobService().getAccountName(), config.container(), indexStore,
+                sync, store, clock, this::eventSeen);
 
         functions.put(HealthFunction.class, new HealthFunction(http, health));
         functions.put(RequestUploadsFunction.class,
                 new RequestUploadsFunction(http, uploads, config.maxFilesPerRequest()));
+        functions.put(CommitCheckpointFunction.class, new CommitCheckpointFunction(http, commits));
+        functions.put(ListRunsFunction.class, new ListRunsFunction(http, queries));
+        functions.put(GetRunFunction.class, new GetRunFunction(http, queries));
+        functions.put(ListCheckpointsFunction.class, new ListCheckpointsFunction(http, queries));
+        functions.put(GetLatestCheckpointFunction.class, new GetLatestCheckpointFunction(http, queries));
+        functions.put(GetCheckpointFunction.class, new GetCheckpointFunction(http, queries));
+        functions.put(ReindexFunction.class, new ReindexFunction(http, reindexer));
+        functions.put(BlobEventsFunction.class, new BlobEventsFunction(events));
     }
 
     /** The process-wide context: the installed one, else built once from the environment. */
@@ -115,6 +161,49 @@ public final class AppContext {
 
     public UploadService uploadService() {
         return uploads;
+    }
+
+    public IndexStore indexStore() {
+        return indexStore;
+    }
+
+    /** The index: the one place that syncs checkpoints with storage and commits them. */
+    public CheckpointSync index() {
+        return sync;
+    }
+
+    public BlobDeletes deletes() {
+        return deletes;
+    }
+
+    public CommitService commitService() {
+        return commits;
+    }
+
+    public IndexQueries queries() {
+        return queries;
+    }
+
+    public Reindexer reindexer() {
+        return reindexer;
+    }
+
+    public BlobEventHandler blobEvents() {
+        return events;
+    }
+
+    /** Shared pool for parallel storage calls (leases, batch work). */
+    public ExecutorService workers() {
+        return workers;
+    }
+
+    private static ThreadFactory daemonThreads(String name) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
     }
 
     /** Called by event sources so /health can say when an event last arrived. */
