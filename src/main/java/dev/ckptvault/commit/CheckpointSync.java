@@ -92,7 +92,7 @@ public final class CheckpointSync implements CheckpointIndex {
         Checkpoint c = derived.checkpoint();
         if (rebuildFiles) {
             index.replaceFiles(id, listing, record);
-        } else if (committedNow) {
+        } else if (record != null && (committedNow || !indexKnowsRecord(id))) {
             index.markRecorded(id, record);
         }
         index.putCheckpoint(c);
@@ -101,6 +101,11 @@ public final class CheckpointSync implements CheckpointIndex {
             notifyCommitted(c);
         }
         return c;
+    }
+
+    /** Whether this index already holds the commit record's file view (written once per record). */
+    private boolean indexKnowsRecord(CheckpointId id) {
+        return index.checkpoint(id).map(r -> r.summary().committedAt() != null).orElse(false);
     }
 
     private Optional<CommitRecord> readRecord(CheckpointId id) {

@@ -41,10 +41,12 @@ public final class CommitLeases {
                 try {
                     var lease = new BlobLeaseClientBuilder().blobClient(blob).leaseId(leaseId).buildClient();
                     var response = lease.acquireLeaseWithResponse(-1, null, null, null);
-                    etags.put(path, response.getHeaders().getValue(com.azure.core.http.HttpHeaderName.ETAG));
+                    etags.put(path, dev.ckptvault.storage.ETags.normalize(
+                            response.getHeaders().getValue(com.azure.core.http.HttpHeaderName.ETAG)));
                 } catch (BlobStorageException e) {
-                    // 404: the file vanished after the listing (tampering shows on the next derivation).
-                    if (e.getStatusCode() != 404) {
+                    // 404: the file vanished after the listing; 409: it is leased already (a concurrent
+                    // sync of the same commit). Either way the next derivation compares eTags.
+                    if (e.getStatusCode() != 404 && e.getStatusCode() != 409) {
                         throw e;
                     }
                 }

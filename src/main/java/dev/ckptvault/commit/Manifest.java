@@ -6,6 +6,7 @@ import dev.ckptvault.error.InvalidInputException;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.json.JsonFields;
 import dev.ckptvault.layout.RelativePath;
+import dev.ckptvault.storage.ETags;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -106,14 +107,9 @@ public record Manifest(long step, List<File> files, Map<String, Double> metrics,
             if (sha != null && !SHA256.matcher(sha).matches()) {
                 throw f.error("sha256", "must be 64 lower-case hex digits");
             }
-            files.add(new File(path.value(), size, etag == null ? null : quoted(etag), sha));
+            files.add(new File(path.value(), size, ETags.normalize(etag), sha));
         }
         return new Manifest(step, files, metrics(root), metadata(root));
-    }
-
-    /** ETags compare with their quotes; writers may or may not keep them. */
-    static String quoted(String etag) {
-        return etag.startsWith("\"") ? etag : "\"" + etag + "\"";
     }
 
     private static Map<String, Double> metrics(JsonFields root) {

@@ -7,6 +7,7 @@ import dev.ckptvault.index.IndexStore;
 import dev.ckptvault.layout.BlobName;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.storage.ContainerStore;
+import dev.ckptvault.storage.ETags;
 import dev.ckptvault.storage.StorageCalls;
 import java.time.Clock;
 import java.time.Instant;
@@ -143,7 +144,7 @@ public final class BlobEventHandler {
     private Map<String, String> currentEtag(String blob) {
         return StorageCalls.call("read blob properties", () -> {
             try {
-                return Map.of("etag", store.client().getBlobClient(blob).getProperties().getETag());
+                return Map.of("etag", ETags.normalize(store.client().getBlobClient(blob).getProperties().getETag()));
             } catch (com.azure.storage.blob.models.BlobStorageException ex) {
                 if (ex.getStatusCode() == 404) {
                     return null;

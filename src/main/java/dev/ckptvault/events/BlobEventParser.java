@@ -5,6 +5,7 @@ import com.azure.core.util.BinaryData;
 import com.azure.messaging.eventgrid.EventGridEvent;
 import com.azure.messaging.eventgrid.systemevents.StorageBlobCreatedEventData;
 import com.azure.messaging.eventgrid.systemevents.StorageBlobDeletedEventData;
+import dev.ckptvault.storage.ETags;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +23,7 @@ public final class BlobEventParser {
     private static final Pattern SUBJECT =
             Pattern.compile("/blobServices/default/containers/([a-z0-9-]{3,63})/blobs/(.+)");
     private static final Pattern TOPIC =
-            Pattern.compile("(?i).*/providers/Microsoft\\.Storage/storageAccounts/([a-z0-9]{3,24})");
+            Pattern.compile("(?i).*/providers/Microsoft\\.Storage/storageAccounts/([^/]{1,64})");
 
     /** A delivery that can never be processed; retrying it would not help. */
     public static final class BadEventException extends RuntimeException {
@@ -83,7 +84,7 @@ public final class BlobEventParser {
                 throw new BadEventException("BlobCreated data lacks eTag, contentLength or sequencer");
             }
             return new BlobEvent(BlobEvent.Kind.CREATED, id, t.group(1).toLowerCase(), s.group(1), s.group(2),
-                    d.getETag(), d.getContentLength(), d.getSequencer(), time);
+                    ETags.normalize(d.getETag()), d.getContentLength(), d.getSequencer(), time);
         }
         StorageBlobDeletedEventData d = data.toObject(StorageBlobDeletedEventData.class);
         if (d == null || d.getSequencer() == null) {

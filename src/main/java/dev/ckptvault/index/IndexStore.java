@@ -305,6 +305,11 @@ public final class IndexStore {
         return out;
     }
 
+    /** Reachability probe for health: one cheap query that needs the table to exist. */
+    public void probe() {
+        query("PartitionKey eq " + IndexKeys.literal(IndexKeys.OPEN), 1);
+    }
+
     // ---- plumbing -----------------------------------------------------------------------------
 
     private Optional<TableEntity> get(String pk, String rk) {

@@ -4,6 +4,7 @@ import com.azure.storage.blob.models.AccessTier;
 import com.azure.storage.blob.models.BlobItem;
 import com.azure.storage.blob.models.BlobItemProperties;
 import com.azure.storage.blob.models.LeaseStateType;
+import dev.ckptvault.storage.ETags;
 import java.time.Instant;
 import java.util.Map;
 
@@ -19,7 +20,7 @@ public record StoredBlob(String name, long size, String etag, Instant lastModifi
         Instant modified = p.getLastModified() == null ? Instant.EPOCH : p.getLastModified().toInstant();
         Instant created = p.getCreationTime() == null ? modified : p.getCreationTime().toInstant();
         return new StoredBlob(item.getName(), p.getContentLength() == null ? 0 : p.getContentLength(),
-                p.getETag(), modified, created, item.getMetadata(),
+                ETags.normalize(p.getETag()), modified, created, item.getMetadata(),
                 AccessTier.COOL.equals(p.getAccessTier()),
                 LeaseStateType.LEASED.equals(p.getLeaseState()));
     }

@@ -12,6 +12,8 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import dev.ckptvault.layout.RunId;
 
 /** Issues write URLs for a rank's files after checking that the checkpoint accepts them. */
 public final class UploadService {
@@ -24,14 +26,14 @@ public final class UploadService {
     private final Clock clock;
     private final Duration defaultLifetime;
     private final Duration maxLifetime;
-    private final Duration incompleteTtl;
+    private final Function<RunId, Duration> incompleteTtl;
 
     private final CheckpointIndex index;
     private final Consumer<List<String>> discard;
 
     public UploadService(WriteGate gate, RunRecords runs, SasSigner signer, CheckpointIndex index,
                          Consumer<List<String>> discard, Clock clock,
-                         Duration defaultLifetime, Duration maxLifetime, Duration incompleteTtl) {
+                         Duration defaultLifetime, Duration maxLifetime, Function<RunId, Duration> incompleteTtl) {
         this.index = index;
         this.discard = discard;
         this.gate = gate;
@@ -52,7 +54,7 @@ public final class UploadService {
             blobNames.add(id.fileBlob(path, "files[" + i + "].path"));
         }
         runs.ensureExists(id.run());
-        WriteGate.Admission admission = gate.admit(id, paths, incompleteTtl);
+        WriteGate.Admission admission = gate.admit(id, paths, incompleteTtl.apply(id.run()));
         if (admission != WriteGate.Admission.FRESH) {
             // Asking for a URL announces a new write of that path: whatever is stored there now (a
             // crashed attempt's leftover, a version the manifest does not mean) must never be committed.

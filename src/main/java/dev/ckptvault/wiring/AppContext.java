@@ -24,6 +24,22 @@ import java.util.concurrent.atomic.AtomicInteger;
 import dev.ckptvault.functions.HealthFunction;
 import dev.ckptvault.functions.RequestUploadsFunction;
 import dev.ckptvault.health.HealthService;
+import com.azure.storage.blob.batch.BlobBatchClientBuilder;
+import dev.ckptvault.events.EventGridOutgoingPublisher;
+import dev.ckptvault.events.OutgoingEventPublisher;
+import dev.ckptvault.events.OutgoingEvents;
+import dev.ckptvault.functions.DeleteCheckpointFunction;
+import dev.ckptvault.functions.PinFunction;
+import dev.ckptvault.functions.PutRunFunction;
+import dev.ckptvault.functions.RetentionPlanFunction;
+import dev.ckptvault.functions.SweepFunction;
+import dev.ckptvault.functions.UnpinFunction;
+import dev.ckptvault.retention.RetentionCommitListener;
+import dev.ckptvault.retention.RetentionEnforcer;
+import dev.ckptvault.retention.RetentionPolicy;
+import dev.ckptvault.retention.RetentionService;
+import dev.ckptvault.retention.RunPolicies;
+import dev.ckptvault.retention.Sweeper;
 import dev.ckptvault.http.HttpApi;
 import dev.ckptvault.run.RunRecords;
 import dev.ckptvault.storage.ContainerStore;
@@ -63,6 +79,11 @@ public final class AppContext {
     private final IndexQueries queries;
     private final Reindexer reindexer;
     private final BlobEventHandler events;
+    private final RunPolicies runPolicies;
+    private final OutgoingEvents outgoing;
+    private final RetentionService retention;
+    private final Sweeper sweeper;
+    private final RetentionCommitListener afterCommit;
     private final AtomicReference<Instant> lastEventSeen = new AtomicReference<>();
     private final Map<Class<?>, Object> functions = new LinkedHashMap<>();
 
@@ -77,22 +98,35 @@ public final class AppContext {
                         config.maxUrlLifetime(), clock);
 
         HttpApi http = new HttpApi(config.maxBodyBytes());
-        Duration incompleteTtl = Duration.ofMinutes(config.retention().incompleteTtlMinutes());
         this.indexStore = new IndexStore(storage.indexTable());
         this.workers = Executors.newFixedThreadPool(16, daemonThreads("ckptvault-io"));
-        this.sync = new CheckpointSync(store, indexStore, new CommitLeases(storage.container(), workers), clock,
-                run -> incompleteTtl);
-        this.deletes = new BlobDeletes(storage.container());
         RunRecords runs = new RunRecords(store, indexStore, clock);
+        this.runPolicies = new RunPolicies(runs, RetentionPolicy.of(config.retention()));
+        this.sync = new CheckpointSync(store, indexStore, new CommitLeases(storage.container(), workers), clock,
+                runPolicies::incompleteTtl);
+        this.deletes = new BlobDeletes(storage.container());
         this.uploads = new UploadService(new WriteGate(store, clock), runs, signer, sync, deletes::delete, clock,
-                config.defaultUrlLifetime(), config.maxUrlLifetime(), incompleteTtl);
-        HealthService health = new HealthService(store, () -> Optional.ofNullable(lastEventSeen.get()));
+                config.defaultUrlLifetime(), config.maxUrlLifetime(), runPolicies::incompleteTtl);
+        HealthService health = new HealthService(store, indexStore::probe,
+                () -> Optional.ofNullable(lastEventSeen.get()));
         this.commits = new CommitService(store, sync, config.maxFilesPerRequest());
         this.queries = new IndexQueries(indexStore, sync, signer, clock, config.defaultUrlLifetime(),
-                run -> config.retention());
+                runPolicies::effective);
         this.reindexer = new Reindexer(store, indexStore, sync);
         this.events = new BlobEventHandler(storage.blobService().getAccountName(), config.container(), indexStore,
                 sync, store, clock, this::eventSeen);
+
+        OutgoingEventPublisher publisher = config.eventsTopicEndpoint()
+                .<OutgoingEventPublisher>map(uri -> new EventGridOutgoingPublisher(uri, config.eventsTopicKey(), null))
+                .orElse(OutgoingEventPublisher.DISABLED);
+        this.outgoing = new OutgoingEvents(publisher, store, config.container(),
+                storage.blobService().getAccountUrl());
+        RetentionEnforcer enforcer = new RetentionEnforcer(new BlobBatchClientBuilder(storage.container()).buildClient(),
+                store, sync, outgoing, clock, RetentionEnforcer.NONE);
+        this.retention = new RetentionService(sync, runPolicies, runs, enforcer, outgoing, store, clock);
+        this.sweeper = new Sweeper(sync, runs, retention);
+        this.afterCommit = new RetentionCommitListener(outgoing, retention, RetentionCommitListener.background());
+        sync.addListener(afterCommit);
 
         functions.put(HealthFunction.class, new HealthFunction(http, health));
         functions.put(RequestUploadsFunction.class,
@@ -105,6 +139,12 @@ public final class AppContext {
         functions.put(GetCheckpointFunction.class, new GetCheckpointFunction(http, queries));
         functions.put(ReindexFunction.class, new ReindexFunction(http, reindexer));
         functions.put(BlobEventsFunction.class, new BlobEventsFunction(events));
+        functions.put(PutRunFunction.class, new PutRunFunction(http, runPolicies));
+        functions.put(RetentionPlanFunction.class, new RetentionPlanFunction(http, retention));
+        functions.put(PinFunction.class, new PinFunction(http, retention));
+        functions.put(UnpinFunction.class, new UnpinFunction(http, retention));
+        functions.put(DeleteCheckpointFunction.class, new DeleteCheckpointFunction(http, retention));
+        functions.put(SweepFunction.class, new SweepFunction(sweeper));
     }
 
     /** The process-wide context: the installed one, else built once from the environment. */
@@ -190,6 +230,27 @@ public final class AppContext {
 
     public BlobEventHandler blobEvents() {
         return events;
+    }
+
+    public RunPolicies runPolicies() {
+        return runPolicies;
+    }
+
+    public OutgoingEvents outgoingEvents() {
+        return outgoing;
+    }
+
+    public RetentionService retention() {
+        return retention;
+    }
+
+    public Sweeper sweeper() {
+        return sweeper;
+    }
+
+    /** Retention and CheckpointCommitted after each commit, off the committer's thread. */
+    public RetentionCommitListener afterCommit() {
+        return afterCommit;
     }
 
     /** Shared pool for parallel storage calls (leases, batch work). */

@@ -28,6 +28,9 @@ public final class BenchMain {
 
     static {
         BENCHES.put("SasSigningBench", SasSigningBench::run);
+        BENCHES.put("LatestLookupBench", IndexBench::latest);
+        BENCHES.put("CommitBench", IndexBench::commit);
+        BENCHES.put("BatchDeleteBench", BatchDeleteBench::run);
     }
 
     private BenchMain() {
