@@ -31,6 +31,7 @@ public final class BenchMain {
         BENCHES.put("LatestLookupBench", IndexBench::latest);
         BENCHES.put("CommitBench", IndexBench::commit);
         BENCHES.put("BatchDeleteBench", BatchDeleteBench::run);
+        BENCHES.put("PythonClientBench", PythonClientBench::run);
     }
 
     private BenchMain() {

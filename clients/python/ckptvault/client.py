@@ -1,0 +1,623 @@
+"""CheckpointClient: write and read ckptvault checkpoints from a trainer, standard library only."""
+
+import base64
+import concurrent.futures
+import email.utils
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+from datetime import datetime, timezone
+
+from ._http import (RETRYABLE_STATUS, RetryPolicy, Transport, error_from, is_connection_error, redact,
+                    retry_after_seconds)
+from .errors import CheckpointError
+
+MiB = 1 << 20
+
+# States after which waiting for a commit is pointless.
+_FINAL_BAD_STATES = frozenset({"FAILED", "TAMPERED", "ABANDONED", "DELETING", "DELETED"})
+
+
+class CheckpointClient:
+    """Client for one ckptvault app.
+
+    ``base_url`` is the app's root (``http://127.0.0.1:7071``, ``https://<app>.azurewebsites.net``);
+    ``function_key`` is sent as ``x-functions-key``. Files up to ``single_put_limit`` bytes go up in
+    one Put Blob, bigger ones as ``block_size`` blocks, ``max_workers`` requests in parallel.
+    ``progress``: None shows a progress line when stderr is a terminal, True/False force it on/off;
+    ``on_progress(done_bytes, total_bytes)`` is called after every finished request's bytes.
+    ``clock`` (seconds since the epoch) decides when write/read URLs are close to expiry.
+    """
+
+    def __init__(self, base_url, function_key=None, *, block_size=8 * MiB, single_put_limit=None,
+                 max_workers=8, max_files_in_flight=4, url_minutes=30, refresh_margin=120.0,
+                 retry=None, timeout=120.0, commit_timeout=120.0, progress=None, on_progress=None,
+                 clock=time.time):
+        if block_size < 1 or block_size > 4000 * MiB:
+            raise ValueError("block_size must be between 1 byte and 4000 MiB")
+        root = base_url.rstrip("/")
+        self.api_url = root if root.endswith("/api") else root + "/api"
+        self.function_key = function_key
+        self.block_size = int(block_size)
+        self.single_put_limit = int(block_size if single_put_limit is None else single_put_limit)
+        self.max_workers = max_workers
+        self.url_minutes = url_minutes
+        self.refresh_margin = refresh_margin
+        self.retry = retry or RetryPolicy()
+        self.commit_timeout = commit_timeout
+        self.progress = progress
+        self.on_progress = on_progress
+        self.clock = clock
+        self._transport = Transport(timeout=timeout)
+        self._blocks = concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="ckptvault-io")
+        self._files = concurrent.futures.ThreadPoolExecutor(max_files_in_flight,
+                                                            thread_name_prefix="ckptvault-file")
+        # One background upload at a time keeps checkpoints in step order.
+        self._background = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ckptvault-bg")
+        # Bounds the blocks read into memory but not yet sent, across every file being uploaded.
+        self._in_flight = threading.BoundedSemaphore(max_workers * 2)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self):
+        self._background.shutdown(wait=True)
+        self._files.shutdown(wait=True)
+        self._blocks.shutdown(wait=True)
+        self._transport.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ service calls
+
+    def request_uploads(self, run_id, step, files, expires_in_minutes=None):
+        """POST .../uploads for ``files`` ([{"path", "size"}]): the service's answer as a dict."""
+        return self._request_uploads(run_id, step, files, expires_in_minutes).json()
+
+    def _request_uploads(self, run_id, step, files, expires_in_minutes=None):
+        body = {"files": list(files),
+                "expiresInMinutes": expires_in_minutes or self.url_minutes}
+        return self._api("POST", self._checkpoint_route(run_id, step) + "/uploads", body)
+
+    def commit(self, run_id, step, manifest, wait=True, timeout=None):
+        """POST .../commit with ``manifest`` ({"files", "metrics"?, "metadata"?}; "step" is filled in).
+
+        The answer is the checkpoint. With ``wait`` a 202 (COMMITTING: files not yet seen) is followed
+        until the checkpoint is COMMITTED, or CheckpointError ``CommitTimeout`` after ``timeout`` s.
+        """
+        body = {"step": int(step),
+                "files": [_manifest_file(f) for f in manifest["files"]],
+                "metrics": dict(manifest.get("metrics") or {}),
+                "metadata": dict(manifest.get("metadata") or {})}
+        if "step" in manifest and int(manifest["step"]) != int(step):
+            raise ValueError("manifest step %s differs from step %s" % (manifest["step"], step))
+        route = self._checkpoint_route(run_id, step)
+        checkpoint = self._api("POST", route + "/commit", body, ok=(200, 202)).json()
+        if not wait:
+            return checkpoint
+        deadline = time.monotonic() + (self.commit_timeout if timeout is None else timeout)
+        pause = 0.1
+        while checkpoint.get("state") != "COMMITTED":
+            state = checkpoint.get("state")
+            if state in _FINAL_BAD_STATES:
+                raise CheckpointError("CommitFailed", "checkpoint %s/%s is %s" % (run_id, step, state))
+            if time.monotonic() >= deadline:
+                raise CheckpointError("CommitTimeout", "checkpoint %s/%s still %s, missing %s" % (
+                    run_id, step, state, checkpoint.get("missing")))
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+            checkpoint = self.checkpoint(run_id, step)
+        return checkpoint
+
+    def checkpoint(self, run_id, step, downloads=False):
+        """GET one checkpoint; ``downloads`` adds read URLs to its files."""
+        return self._checkpoint(run_id, step, downloads).json()
+
+    def _checkpoint(self, run_id, step, downloads):
+        route = self._checkpoint_route(run_id, step) + ("?downloads=true" if downloads else "")
+        return self._api("GET", route)
+
+    def latest(self, run_id):
+        """The newest COMMITTED checkpoint with read URLs, or None when the run has none."""
+        try:
+            return self._api("GET", "/runs/%s/checkpoints/latest" % _q(run_id)).json()
+        except CheckpointError as e:
+            if e.status == 404 and e.code in ("NoCommittedCheckpoint", "NotFound"):
+                return None
+            raise
+
+    def plan(self, run_id):
+        """The retention plan (dry run): {"keep": [...], "remove": [...]}."""
+        return self._api("GET", "/runs/%s/retention/plan" % _q(run_id)).json()
+
+    # ------------------------------------------------------------------ upload
+
+    def upload_checkpoint(self, run_id, step, files_or_dir, metrics=None, rank=0, world_size=1, *,
+                          metadata=None, prefix=None, sha256=True):
+        """Uploads this rank's files of checkpoint ``step``; with ``world_size == 1`` also commits.
+
+        ``files_or_dir``: a directory (every file under it), one file, a mapping
+        {checkpoint path: local file} or a list of local files. With ``world_size > 1`` paths go
+        under ``rank-NNNNN/`` unless ``prefix`` says otherwise (``prefix=""`` for none).
+
+        Returns {"runId", "step", "rank", "files": [{"path", "size", "etag", "sha256"}],
+        "checkpoint": the committed checkpoint, or None when another rank commits}.
+        """
+        if not 0 <= rank < world_size:
+            raise ValueError("rank %d is not within world_size %d" % (rank, world_size))
+        if prefix is None:
+            prefix = "rank-%05d/" % rank if world_size > 1 else ""
+        files = _collect(files_or_dir, prefix)
+        entries = self._upload_files(run_id, step, files, sha256)
+        result = {"runId": run_id, "step": int(step), "rank": rank, "files": entries, "checkpoint": None}
+        if world_size == 1:
+            result["checkpoint"] = self.commit(run_id, step, {"files": entries, "metrics": metrics,
+                                                              "metadata": metadata})
+        return result
+
+    def upload_checkpoint_async(self, run_id, step, files_or_dir, metrics=None, rank=0, world_size=1,
+                                **kwargs):
+        """upload_checkpoint in the background: a concurrent.futures.Future of its result.
+
+        Uploads run one after another in the order they were asked for. The files must stay as
+        they are until the future is done (write each checkpoint to its own folder).
+        """
+        return self._background.submit(self.upload_checkpoint, run_id, step, files_or_dir, metrics,
+                                       rank, world_size, **kwargs)
+
+    def _upload_files(self, run_id, step, files, with_sha256):
+        sizes = {}
+        for rel, local in files:
+            sizes[rel] = os.path.getsize(local)
+
+        def fetch():
+            resp = self._request_uploads(run_id, step, [{"path": p, "size": s} for p, s in sizes.items()])
+            answer = resp.json()
+            return {u["path"]: u["url"] for u in answer["uploads"]}, answer.get("expiresOn"), resp.header("date")
+
+        book = _UrlBook(fetch, self.clock, self.refresh_margin)
+        progress = self._progress("upload %s step %s" % (run_id, step), sum(sizes.values()))
+        try:
+            futures = [self._files.submit(self._upload_file, book, rel, local, sizes[rel], with_sha256,
+                                          progress) for rel, local in files]
+            return _results(futures)
+        finally:
+            progress.close()
+
+    def _upload_file(self, book, rel, local, size, with_sha256, progress):
+        hasher = hashlib.sha256() if with_sha256 else None
+        if size <= self.single_put_limit:
+            with open(local, "rb") as fh:
+                data = fh.read()
+            _check_size(rel, local, size, len(data))
+            if hasher:
+                hasher.update(data)
+            resp = self._blob_call(book, rel, "PUT", "", data, {"x-ms-blob-type": "BlockBlob"},
+                                   "Put Blob " + rel)
+            progress.add(len(data))
+        else:
+            resp = self._upload_blocks(book, rel, local, size, hasher, progress)
+        entry = {"path": rel, "size": size, "etag": resp.header("etag")}
+        if hasher:
+            entry["sha256"] = hasher.hexdigest()
+        return entry
+
+    def _upload_blocks(self, book, rel, local, size, hasher, progress):
+        block_ids = []
+        futures = []
+        read = 0
+        failed = threading.Event()
+        with open(local, "rb") as fh:
+            while not failed.is_set():
+                chunk = fh.read(self.block_size)
+                if not chunk:
+                    break
+                read += len(chunk)
+                if hasher:
+                    hasher.update(chunk)
+                # Same-length ids are a Put Block List requirement.
+                block_id = base64.b64encode(b"%08d" % len(block_ids)).decode("ascii")
+                block_ids.append(block_id)
+                self._in_flight.acquire()
+                try:
+                    fut = self._blocks.submit(self._put_block, book, rel, block_id, chunk, progress)
+                except BaseException:
+                    self._in_flight.release()
+                    raise
+                fut.add_done_callback(lambda f: (self._in_flight.release(),
+                                                 f.exception() is not None and failed.set()))
+                futures.append(fut)
+        _results(futures)
+        _check_size(rel, local, size, read)
+        xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>%s</BlockList>" % "".join(
+            "<Latest>%s</Latest>" % b for b in block_ids)
+        return self._blob_call(book, rel, "PUT", "&comp=blocklist", xml.encode("utf-8"),
+                               {"content-type": "application/xml"}, "Put Block List " + rel)
+
+    def _put_block(self, book, rel, block_id, chunk, progress):
+        query = "&comp=block&blockid=" + urllib.parse.quote(block_id, safe="")
+        self._blob_call(book, rel, "PUT", query, chunk, {}, "Put Block " + rel)
+        progress.add(len(chunk))
+
+    # ------------------------------------------------------------------ download
+
+    def download_checkpoint(self, run_id, step, dest_dir, *, prefix=None, verify=True):
+        """Downloads checkpoint ``step`` (a number or "latest") into ``dest_dir``, files under their
+        checkpoint paths; only paths starting with ``prefix`` when given. Every file's size and, when
+        the manifest has one, sha256 are checked (CheckpointError ``SizeMismatch`` /
+        ``Sha256Mismatch``; nothing is left at the file's place then). Returns the checkpoint.
+        """
+        if step == "latest":
+            first = self._api("GET", "/runs/%s/checkpoints/latest" % _q(run_id))
+        else:
+            first = self._checkpoint(run_id, step, True)
+        checkpoint = first.json()
+        number = checkpoint["step"]
+        wanted = [f for f in checkpoint["files"] if prefix is None or f["path"].startswith(prefix)]
+        answers = [first]
+
+        def fetch():
+            resp = answers.pop() if answers else self._checkpoint(run_id, number, True)
+            urls = {f["path"]: f.get("url") for f in resp.json()["files"]}
+            return urls, None, resp.header("date")
+
+        book = _UrlBook(fetch, self.clock, self.refresh_margin)
+        root = os.path.abspath(dest_dir)
+        progress = self._progress("download %s step %s" % (run_id, number), sum(f["size"] for f in wanted))
+        try:
+            futures = [self._files.submit(self._download_file, book, f, _local_path(root, f["path"]),
+                                          verify, progress) for f in wanted]
+            _results(futures)
+        finally:
+            progress.close()
+        return checkpoint
+
+    def _download_file(self, book, entry, dest, verify, progress):
+        rel, size = entry["path"], int(entry["size"])
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        part = dest + ".part"
+        try:
+            with open(part, "wb") as fh:
+                fh.truncate(size)
+            if size <= self.single_put_limit:
+                self._get_range(book, rel, part, 0, size, progress, whole=True)
+            else:
+                futures = [self._blocks.submit(self._get_range, book, rel, part, off,
+                                               min(self.block_size, size - off), progress)
+                           for off in range(0, size, self.block_size)]
+                _results(futures)
+            if verify:
+                _verify(rel, part, size, entry.get("sha256"))
+            os.replace(part, dest)
+        except BaseException:
+            if os.path.exists(part):
+                os.remove(part)
+            raise
+
+    def _get_range(self, book, rel, part, offset, length, progress, whole=False):
+        headers = {} if whole else {"x-ms-range": "bytes=%d-%d" % (offset, offset + length - 1)}
+
+        class Sink:
+            # Fresh per attempt: a retried range overwrites what a failed attempt wrote.
+            def __init__(self):
+                self.fh = open(part, "r+b")
+                self.fh.seek(offset)
+                self.count = 0
+
+            def __call__(self, chunk):
+                self.count += len(chunk)
+                if whole and self.count > length:
+                    # More bytes than the manifest says: keep counting, stop writing past the end.
+                    return
+                self.fh.write(chunk)
+
+        sinks = []
+
+        def sink_factory():
+            for s in sinks:
+                s.fh.close()
+            sinks.append(Sink())
+            return sinks[-1]
+
+        try:
+            self._blob_call(book, rel, "GET", "", None, headers, "Get Blob " + rel, sink_factory=sink_factory)
+        finally:
+            for s in sinks:
+                s.fh.close()
+        got = sinks[-1].count
+        if got != length:
+            raise CheckpointError("SizeMismatch", "%s: expected %d bytes%s, got %d" % (
+                rel, length, "" if whole else " at offset %d" % offset, got))
+        progress.add(got)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _checkpoint_route(self, run_id, step):
+        return "/runs/%s/checkpoints/%d" % (_q(run_id), int(step))
+
+    def _api(self, method, route, body=None, ok=(200,)):
+        url = self.api_url + route
+        headers = {"accept": "application/json"}
+        if self.function_key:
+            headers["x-functions-key"] = self.function_key
+        data = None
+        if body is not None:
+            # allow_nan=False: NaN/Infinity are not JSON; fail here, not with a 400 from the service.
+            data = json.dumps(body, allow_nan=False).encode("utf-8")
+            headers["content-type"] = "application/json"
+        what = "%s %s" % (method, route.split("?")[0])
+        for attempt in range(self.retry.attempts):
+            last = attempt + 1 == self.retry.attempts
+            try:
+                resp = self._transport.request(method, url, data, headers)
+            except Exception as e:
+                if not is_connection_error(e):
+                    raise
+                if last:
+                    raise CheckpointError("ConnectionFailed", "%s: %s" % (what, e)) from e
+                self.retry.sleep(self.retry.delay(attempt))
+                continue
+            if resp.status in ok:
+                return resp
+            if resp.status in RETRYABLE_STATUS and not last:
+                self.retry.sleep(self.retry.delay(attempt, retry_after_seconds(resp)))
+                continue
+            raise error_from(resp, what)
+        raise AssertionError("unreachable")
+
+    def _blob_call(self, book, rel, method, query, body, headers, what, sink_factory=None):
+        """One blob request through ``book``'s URL for ``rel``: retried on 5xx/429/connection errors,
+        and re-signed (new URLs from the service) when storage says the URL no longer authenticates."""
+        refreshes = 0
+        attempt = 0
+        while True:
+            url, generation = book.url(rel)
+            sink = sink_factory() if sink_factory else None
+            try:
+                resp = self._transport.request(method, url + query, body, headers, sink)
+            except Exception as e:
+                if not is_connection_error(e):
+                    raise
+                attempt += 1
+                if attempt >= self.retry.attempts:
+                    raise CheckpointError("ConnectionFailed", "%s at %s: %s" % (what, redact(url), e)) from e
+                self.retry.sleep(self.retry.delay(attempt - 1))
+                continue
+            if 200 <= resp.status < 300:
+                return resp
+            if resp.status == 403 and refreshes < 3 and _auth_failed(resp):
+                refreshes += 1
+                book.refresh(generation)
+                continue
+            attempt += 1
+            if resp.status in RETRYABLE_STATUS and attempt < self.retry.attempts:
+                self.retry.sleep(self.retry.delay(attempt - 1, retry_after_seconds(resp)))
+                continue
+            raise error_from(resp, what)
+
+    def _progress(self, label, total):
+        show = sys.stderr.isatty() if self.progress is None else bool(self.progress)
+        return _Progress(label, total, show, self.on_progress)
+
+
+class _UrlBook:
+    """The current URLs of one upload or download, renewed before they expire or when refused.
+
+    The deadline is measured on the client's clock from the moment the URLs arrived, so clock skew
+    between trainer and service does not matter; the margin never exceeds half the lifetime, so a
+    short lifetime cannot cause a refresh on every request.
+    """
+
+    def __init__(self, fetch, clock, margin):
+        self._fetch = fetch
+        self._clock = clock
+        self._margin = margin
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._urls = {}
+        self._deadline = None
+        self.refreshes = 0
+        with self._lock:
+            self._load()
+
+    def _load(self):
+        received = self._clock()
+        urls, expires_on, server_date = self._fetch()
+        lifetime = _lifetime_seconds(expires_on, urls, server_date)
+        self._urls = urls
+        self._deadline = None if lifetime is None else received + lifetime - min(self._margin, lifetime / 2)
+        self._generation += 1
+
+    def url(self, rel):
+        with self._lock:
+            if self._deadline is not None and self._clock() >= self._deadline:
+                self.refreshes += 1
+                self._load()
+            url = self._urls.get(rel)
+            if not url:
+                raise CheckpointError("NoUrl", "the service gave no URL for %s" % rel)
+            return url, self._generation
+
+    def refresh(self, generation):
+        with self._lock:
+            if generation == self._generation:  # another thread may have renewed them already
+                self.refreshes += 1
+                self._load()
+
+
+class _Progress:
+    def __init__(self, label, total, show, callback):
+        self.label = label
+        self.total = total
+        self.show = show
+        self.callback = callback
+        self.done = 0
+        self.started = time.monotonic()
+        self.printed = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, n):
+        with self._lock:
+            self.done += n
+            done = self.done
+            now = time.monotonic()
+            if self.show and (now - self.printed >= 0.2 or done >= self.total):
+                self.printed = now
+                rate = done / MiB / max(now - self.started, 1e-6)
+                pct = 100.0 * done / self.total if self.total else 100.0
+                sys.stderr.write("\r%s: %.1f/%.1f MiB (%.0f%%) %.1f MiB/s " % (
+                    self.label, done / MiB, self.total / MiB, pct, rate))
+                sys.stderr.flush()
+        if self.callback:
+            self.callback(done, self.total)
+
+    def close(self):
+        if self.show and self.printed:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def manifest_from(rank_results, metrics=None, metadata=None):
+    """One manifest from every rank's upload_checkpoint result (or its "files" list)."""
+    files = []
+    step = None
+    for result in rank_results:
+        if isinstance(result, dict):
+            step = result.get("step", step)
+            files.extend(result["files"])
+        else:
+            files.extend(result)
+    manifest = {"files": files, "metrics": dict(metrics or {}), "metadata": dict(metadata or {})}
+    if step is not None:
+        manifest["step"] = step
+    return manifest
+
+
+def _manifest_file(f):
+    out = {"path": f["path"], "size": int(f["size"])}
+    if f.get("etag"):
+        out["etag"] = f["etag"]
+    if f.get("sha256"):
+        out["sha256"] = f["sha256"]
+    return out
+
+
+def _collect(files_or_dir, prefix):
+    """[(checkpoint path, local file)] in a stable order."""
+    pairs = []
+    if isinstance(files_or_dir, (str, os.PathLike)):
+        root = os.fspath(files_or_dir)
+        if os.path.isdir(root):
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    local = os.path.join(dirpath, name)
+                    rel = os.path.relpath(local, root).replace(os.sep, "/")
+                    pairs.append((rel, local))
+        elif os.path.isfile(root):
+            pairs.append((os.path.basename(root), root))
+        else:
+            raise FileNotFoundError(root)
+    elif hasattr(files_or_dir, "items"):
+        pairs = [(str(rel).strip("/"), os.fspath(local)) for rel, local in files_or_dir.items()]
+    else:
+        pairs = [(os.path.basename(os.fspath(p)), os.fspath(p)) for p in files_or_dir]
+    if not pairs:
+        raise ValueError("no files to upload in %r" % (files_or_dir,))
+    out = [(prefix + rel, local) for rel, local in pairs]
+    seen = set()
+    for rel, _ in out:
+        if rel in seen:
+            raise ValueError("two files map to the checkpoint path " + rel)
+        seen.add(rel)
+    return out
+
+
+def _local_path(root, rel):
+    dest = os.path.abspath(os.path.join(root, *rel.split("/")))
+    if os.path.commonpath([root, dest]) != root:
+        raise CheckpointError("InvalidPath", "checkpoint path %s leaves the destination folder" % rel)
+    return dest
+
+
+def _check_size(rel, local, expected, actual):
+    if expected != actual:
+        raise CheckpointError("FileChanged", "%s (%s) was %d bytes when listed, %d when read" % (
+            rel, local, expected, actual))
+
+
+def _verify(rel, local, size, sha256):
+    actual_size = os.path.getsize(local)
+    if actual_size != size:
+        raise CheckpointError("SizeMismatch", "%s: expected %d bytes, got %d" % (rel, size, actual_size))
+    if sha256:
+        hasher = hashlib.sha256()
+        with open(local, "rb") as fh:
+            for chunk in iter(lambda: fh.read(MiB), b""):
+                hasher.update(chunk)
+        if hasher.hexdigest() != sha256.lower():
+            raise CheckpointError("Sha256Mismatch", "%s: sha256 %s, manifest says %s" % (
+                rel, hasher.hexdigest(), sha256))
+
+
+def _results(futures):
+    """Every future's result; on the first failure the rest are cancelled and the failure raised."""
+    try:
+        return [f.result() for f in futures]
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        concurrent.futures.wait(futures)
+        raise
+
+
+# An expired SAS: Azure answers 403 AuthenticationFailed ("Signature not valid in the specified time
+# frame"), Azurite 403 AuthorizationFailure. Either way new URLs from the service are the remedy.
+_EXPIRED_CODES = frozenset({"AuthenticationFailed", "AuthorizationFailure"})
+
+
+def _auth_failed(resp):
+    code = resp.header("x-ms-error-code")
+    if code is None:
+        code = error_from(resp, "").code
+    return code in _EXPIRED_CODES
+
+
+def _lifetime_seconds(expires_on, urls, server_date):
+    """Seconds the URLs stay valid: from expiresOn, else from the SAS expiry (se) of the URLs,
+    counted from the service's Date header when it sent one (the trainer's clock may be off)."""
+    candidates = []
+    if expires_on:
+        candidates.append(_parse_time(expires_on))
+    else:
+        for url in urls.values():
+            if url:
+                se = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("se")
+                if se:
+                    candidates.append(_parse_time(se[0]))
+    candidates = [c for c in candidates if c is not None]
+    if not candidates:
+        return None
+    now = _parse_time(server_date) if server_date else None
+    return max(0.0, min(candidates) - (time.time() if now is None else now))
+
+
+def _parse_time(text):
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
+    except ValueError:
+        try:
+            return email.utils.parsedate_to_datetime(text).timestamp()
+        except (TypeError, ValueError):
+            return None
+
+
+def _q(segment):
+    return urllib.parse.quote(str(segment), safe="")

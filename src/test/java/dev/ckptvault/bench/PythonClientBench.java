@@ -1,0 +1,152 @@
+package dev.ckptvault.bench;
+
+import com.azure.storage.blob.BlobClient;
+import com.azure.storage.blob.BlobClientBuilder;
+import com.azure.storage.blob.models.ParallelTransferOptions;
+import com.azure.storage.blob.options.BlobDownloadToFileOptions;
+import com.azure.storage.blob.options.BlobUploadFromFileOptions;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.ckptvault.json.Json;
+import dev.ckptvault.testing.AzuriteExtension;
+import dev.ckptvault.testing.LocalHostProcess;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * Upload and download MiB/s of the Python client (clients/python/bench.py) against the Java SDK
+ * (BlobClient from the same SAS URLs, same block size and parallelism) for the same bytes, in
+ * the same run, through the local host. -Dbench.python.mib (default 64; Azurite in memory holds 1 GiB), -Dbench.python.rounds
+ * (default 3), CKPT_PYTHON (default python3). The baseline is the Java SDK.
+ */
+final class PythonClientBench {
+    private static final long MiB = 1 << 20;
+    private static final int BLOCK_MIB = 8;
+    private static final int WORKERS = 8;
+
+    private PythonClientBench() {
+    }
+
+    static void run(BenchMain.Rounds ignored) throws Exception {
+        int mib = Integer.getInteger("bench.python.mib", 64);
+        int rounds = Integer.getInteger("bench.python.rounds", 3);
+        String python = System.getenv().getOrDefault("CKPT_PYTHON", "python3");
+        Path dir = Files.createTempDirectory("ckptvault-pybench");
+        Path data = dir.resolve("data.bin");
+        try (OutputStream out = Files.newOutputStream(data)) {
+            Random random = new Random(42);
+            byte[] chunk = new byte[(int) MiB];
+            for (int i = 0; i < mib; i++) {
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+        }
+        double[][] java = new double[2][rounds];
+        double[][] py = new double[2][rounds];
+        try (LocalHostProcess host = LocalHostProcess.start("python-client-bench-host.log")) {
+            HttpClient http = HttpClient.newHttpClient();
+            String api = host.baseUrl() + "/api/runs/pybench-" + System.currentTimeMillis();
+            int step = 0;
+            for (int r = -1; r < rounds; r++) { // round -1 warms both up
+                step++;
+                double[] j = javaSdk(http, api, step, data, dir.resolve("java-" + step + ".bin"));
+                step++;
+                double[] p = pythonClient(python, host.baseUrl(), api.substring(api.lastIndexOf('/') + 1), step, data);
+                if (r >= 0) {
+                    for (int k = 0; k < 2; k++) {
+                        java[k][r] = mib / j[k];
+                        py[k][r] = mib / p[k];
+                    }
+                }
+                Files.deleteIfExists(dir.resolve("java-" + step + ".bin"));
+            }
+        } finally {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
+        System.out.printf(Locale.ROOT, "%d MiB, %d MiB blocks, %d in parallel, %d rounds (median MiB/s)%n",
+                mib, BLOCK_MIB, WORKERS, rounds);
+        String header = String.format(Locale.ROOT, "%-28s  %12s  %14s  %12s", "variant", "upload MiB/s",
+                "download MiB/s", "vs Java SDK");
+        System.out.println(header);
+        System.out.println("-".repeat(header.length()));
+        row("Java SDK (baseline)", median(java[0]), median(java[1]), median(java[0]), median(java[1]));
+        row("Python client (stdlib)", median(py[0]), median(py[1]), median(java[0]), median(java[1]));
+    }
+
+    private static void row(String name, double up, double down, double baseUp, double baseDown) {
+        System.out.printf(Locale.ROOT, "%-28s  %12.1f  %14.1f  %5.2fx/%5.2fx%n", name, up, down, up / baseUp,
+                down / baseDown);
+    }
+
+    private static double median(double[] values) {
+        double[] s = values.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    /** Seconds to upload (uploads call + SDK upload) and to download (checkpoint call + SDK download). */
+    private static double[] javaSdk(HttpClient http, String api, int step, Path data, Path dest) throws Exception {
+        ParallelTransferOptions parallel = new ParallelTransferOptions().setBlockSizeLong(BLOCK_MIB * MiB)
+                .setMaxSingleUploadSizeLong(BLOCK_MIB * MiB).setMaxConcurrency(WORKERS);
+        long size = Files.size(data);
+        long t0 = System.nanoTime();
+        JsonNode uploads = call(http, "POST", api + "/checkpoints/" + step + "/uploads",
+                "{\"files\":[{\"path\":\"data.bin\",\"size\":" + size + "}]}");
+        BlobClient writer = new BlobClientBuilder().endpoint(uploads.at("/uploads/0/url").asText()).buildClient();
+        String etag = writer.uploadFromFileWithResponse(new BlobUploadFromFileOptions(data.toString())
+                .setParallelTransferOptions(parallel), null, null).getValue().getETag();
+        double upload = (System.nanoTime() - t0) / 1e9;
+        call(http, "POST", api + "/checkpoints/" + step + "/commit", "{\"step\":" + step
+                + ",\"files\":[{\"path\":\"data.bin\",\"size\":" + size + ",\"etag\":" + Json.MAPPER.writeValueAsString(etag) + "}]}");
+        t0 = System.nanoTime();
+        JsonNode checkpoint = call(http, "GET", api + "/checkpoints/" + step + "?downloads=true", null);
+        BlobClient reader = new BlobClientBuilder().endpoint(checkpoint.at("/files/0/url").asText()).buildClient();
+        reader.downloadToFileWithResponse(new BlobDownloadToFileOptions(dest.toString())
+                .setParallelTransferOptions(new com.azure.storage.common.ParallelTransferOptions()
+                        .setBlockSizeLong(BLOCK_MIB * MiB).setMaxConcurrency(WORKERS)), null, null);
+        return new double[] {upload, (System.nanoTime() - t0) / 1e9};
+    }
+
+    private static double[] pythonClient(String python, String baseUrl, String runId, int step, Path data)
+            throws Exception {
+        Process p = new ProcessBuilder(python, "clients/python/bench.py", "--base-url", baseUrl, "--file",
+                data.toString(), "--run-id", runId, "--step", Integer.toString(step), "--block-mib",
+                Integer.toString(BLOCK_MIB), "--workers", Integer.toString(WORKERS))
+                .directory(AzuriteExtension.projectDir().toFile()).redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
+        String line;
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            line = out.readLine();
+        }
+        if (p.waitFor() != 0 || line == null) {
+            throw new IllegalStateException("bench.py failed (exit " + p.exitValue() + ")");
+        }
+        JsonNode r = Json.MAPPER.readTree(line);
+        return new double[] {r.get("uploadSeconds").asDouble(), r.get("downloadSeconds").asDouble()};
+    }
+
+    private static JsonNode call(HttpClient http, String method, String url, String body) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).header("content-type", "application/json");
+        b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        HttpResponse<String> resp = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        if (resp.statusCode() >= 300) {
+            throw new IllegalStateException(method + " " + url + " -> " + resp.statusCode() + " " + resp.body());
+        }
+        return Json.MAPPER.readTree(resp.body());
+    }
+}

@@ -1,0 +1,66 @@
+package dev.ckptvault.clients;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import dev.ckptvault.testing.AzuriteExtension;
+import dev.ckptvault.testing.LocalHostProcess;
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs the Python client's unittest suite (clients/python/tests) against the local host, so the
+ * README's one test command covers the trainer client and the PyTorch kill-and-resume run too.
+ * CKPT_PYTHON picks the interpreter for the client tests (default python3); the PyTorch test runs
+ * the trainer with /usr/bin/python3 (Debian's python3-torch) and is skipped, saying so, without it.
+ */
+class PythonClientIT {
+    private static LocalHostProcess host;
+
+    @BeforeAll
+    static void startLocalHost() throws Exception {
+        host = LocalHostProcess.start("python-client-it-host.log");
+    }
+
+    @AfterAll
+    static void stopLocalHost() throws Exception {
+        if (host != null) {
+            host.close();
+        }
+    }
+
+    @Test
+    void pythonClientSuitePassesAgainstTheLocalHost() throws Exception {
+        String python = System.getenv().getOrDefault("CKPT_PYTHON", "python3");
+        ProcessBuilder pb = new ProcessBuilder(python, "-m", "unittest", "discover", "-s",
+                "clients" + File.separator + "python" + File.separator + "tests", "-v");
+        pb.directory(AzuriteExtension.projectDir().toFile());
+        pb.environment().put("CKPT_BASE_URL", host.baseUrl());
+        pb.environment().put("PYTHONUNBUFFERED", "1");
+        pb.redirectErrorStream(true);
+        Process tests = pb.start();
+        List<String> lines = new ArrayList<>();
+        try (BufferedReader out = new BufferedReader(
+                new InputStreamReader(tests.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = out.readLine()) != null) {
+                System.out.println("[python] " + line);
+                lines.add(line);
+            }
+        }
+        if (!tests.waitFor(20, TimeUnit.MINUTES)) {
+            tests.destroyForcibly();
+        }
+        String output = String.join("\n", lines);
+        assertFalse(output.contains("CKPT_BASE_URL is not set"), "the Python tests did not see the local host");
+        assertEquals(0, tests.exitValue(), "Python client tests failed against " + host.baseUrl() + " (output above)");
+    }
+}

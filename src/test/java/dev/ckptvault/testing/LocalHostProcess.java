@@ -1,0 +1,92 @@
+package dev.ckptvault.testing;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The local host (LocalMain --port 0, in-memory Azurite) in a child JVM on the current classpath,
+ * for clients that need a real HTTP port (the Python client's tests and bench). Started through
+ * its documented command line and ready line; a process of its own keeps the host's process-wide
+ * AppContext away from other tests. CKPT_BASE_URL set: that host is used and nothing is started.
+ */
+public final class LocalHostProcess implements AutoCloseable {
+    private static final Pattern READY = Pattern.compile("ckptvault ready on (http://\\S+)");
+
+    private final Process process;
+    private final String baseUrl;
+
+    private LocalHostProcess(Process process, String baseUrl) {
+        this.process = process;
+        this.baseUrl = baseUrl;
+    }
+
+    public static LocalHostProcess start(String logName) throws Exception {
+        String given = System.getenv("CKPT_BASE_URL");
+        if (given != null && !given.isBlank()) {
+            return new LocalHostProcess(null, given);
+        }
+        Path project = AzuriteExtension.projectDir();
+        String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        Path log = project.resolve("target").resolve(logName);
+        Files.createDirectories(log.getParent());
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dckptvault.projectDir=" + project, "-cp", classpath, "dev.ckptvault.local.LocalMain",
+                "--port", "0", "--data", ":memory:", "--poll-ms", "200");
+        pb.directory(project.toFile());
+        pb.redirectError(log.toFile());
+        Process process = pb.start();
+        CompletableFuture<String> ready = CompletableFuture.supplyAsync(() -> readyUrl(process));
+        String url;
+        try {
+            url = ready.get(180, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            process.destroyForcibly();
+            throw e;
+        }
+        if (url == null) {
+            throw new IllegalStateException("the local host exited before it was ready; " + log + ":\n"
+                    + Files.readString(log));
+        }
+        return new LocalHostProcess(process, url);
+    }
+
+    private static String readyUrl(Process process) {
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                    StandardCharsets.UTF_8));
+            String line;
+            while ((line = out.readLine()) != null) {
+                Matcher m = READY.matcher(line);
+                if (m.find()) {
+                    return m.group(1);
+                }
+            }
+            return null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** The app's root, e.g. http://127.0.0.1:PORT (the API is under /api). */
+    public String baseUrl() {
+        return baseUrl;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process != null) {
+            process.destroy(); // SIGTERM: the host's shutdown hook stops Azurite
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
+    }
+}
