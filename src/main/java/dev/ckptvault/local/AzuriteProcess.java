@@ -69,6 +69,9 @@ public final class AzuriteProcess implements AutoCloseable {
         }
         List<String> cmd = new ArrayList<>(List.of("node", script.toString(),
                 "--disableTelemetry", "--skipApiVersionCheck", "--loose",
+                // Idle connections outlive the clients' own keep-alive (30 s), so a client never reuses
+                // a connection Azurite has just closed (Azurite's default is 5 s).
+                "--blobKeepAliveTimeout", "120", "--tableKeepAliveTimeout", "120",
                 "--blobHost", "127.0.0.1", "--blobPort", Integer.toString(blobPort),
                 "--queueHost", "127.0.0.1", "--queuePort", "0",
                 "--tableHost", "127.0.0.1", "--tablePort", Integer.toString(tablePort)));

@@ -27,6 +27,7 @@ public final class LocalMain {
     }
 
     public static void main(String[] args) throws Exception {
+        LocalDefaults.httpClientKeepAlive();
         // One line per log record, on stderr: standard output carries only the ready line.
         System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
         LocalStack.Options options;

@@ -115,6 +115,7 @@ public final class TrainerSimulation {
     }
 
     public static void main(String[] args) {
+        LocalDefaults.httpClientKeepAlive();
         // Below Node's 5 s keep-alive timeout, so the client drops idle connections first.
         System.setProperty("jdk.httpclient.keepalive.timeout", "3");
         Options options;

@@ -113,10 +113,12 @@ final class TestFunctions {
 
     public static class Sweep {
         final List<String> runs = new CopyOnWriteArrayList<>();
+        final java.util.concurrent.CountDownLatch twice = new java.util.concurrent.CountDownLatch(2);
 
         @FunctionName("Sweep")
         public void run(@TimerTrigger(name = "timer", schedule = "%SCHED%") String timerInfo, ExecutionContext context) {
             runs.add(timerInfo);
+            twice.countDown();
         }
     }
 

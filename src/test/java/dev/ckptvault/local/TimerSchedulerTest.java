@@ -18,10 +18,7 @@ class TimerSchedulerTest {
         FunctionHost host = TestFunctions.load(sweep); // %SCHED% = every second
         try (TimerScheduler timers = new TimerScheduler(host, Clock.systemUTC())) {
             timers.start();
-            Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
-            while (sweep.runs.size() < 2 && Instant.now().isBefore(deadline)) {
-                Thread.sleep(50);
-            }
+            sweep.twice.await(30, java.util.concurrent.TimeUnit.SECONDS);
         }
         assertTrue(sweep.runs.size() >= 2, "ran " + sweep.runs.size() + " times");
         JsonNode info = Json.parse(sweep.runs.get(0), "timerInfo");
