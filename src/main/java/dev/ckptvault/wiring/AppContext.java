@@ -1,10 +1,13 @@
 package dev.ckptvault.wiring;
 
 import dev.ckptvault.config.CkptConfig;
+import dev.ckptvault.functions.BootstrapFunction;
 import dev.ckptvault.functions.HealthFunction;
 import dev.ckptvault.functions.RequestUploadsFunction;
 import dev.ckptvault.health.HealthService;
 import dev.ckptvault.http.HttpApi;
+import dev.ckptvault.provisioning.ArmConnection;
+import dev.ckptvault.provisioning.BootstrapService;
 import dev.ckptvault.run.RunRecords;
 import dev.ckptvault.storage.ContainerStore;
 import dev.ckptvault.storage.StorageClients;
@@ -19,6 +22,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -39,6 +43,11 @@ public final class AppContext {
     private final Map<Class<?>, Object> functions = new LinkedHashMap<>();
 
     public AppContext(CkptConfig config, Clock clock) {
+        this(config, clock, BootstrapService.appIdentity(config));
+    }
+
+    /** @param arm how bootstrap reaches Azure Resource Manager (tests point it at a fake) */
+    public AppContext(CkptConfig config, Clock clock, Function<String, ArmConnection> arm) {
         this.config = config;
         this.clock = clock;
         this.storage = new StorageClients(config);
@@ -59,6 +68,8 @@ public final class AppContext {
         functions.put(HealthFunction.class, new HealthFunction(http, health));
         functions.put(RequestUploadsFunction.class,
                 new RequestUploadsFunction(http, uploads, config.maxFilesPerRequest()));
+        functions.put(BootstrapFunction.class,
+                new BootstrapFunction(http, new BootstrapService(config, storage, arm)));
     }
 
     /** The process-wide context: the installed one, else built once from the environment. */
