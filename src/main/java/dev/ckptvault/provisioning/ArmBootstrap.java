@@ -18,6 +18,7 @@ import com.azure.resourcemanager.storage.models.Sku;
 import com.azure.resourcemanager.storage.models.SkuName;
 import com.azure.resourcemanager.storage.models.StorageAccountCreateParameters;
 import com.azure.resourcemanager.storage.models.StorageAccountUpdateParameters;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -216,9 +217,12 @@ public final class ArmBootstrap {
      */
     void roleAssignment(BootstrapPlan plan, String step, String scope, String principalId, BuiltInRole role,
                         BootstrapReport report) {
-        String filter = "principalId eq '" + principalId + "'";
+        // The SDK puts both the scope and the filter into the URL as given: no leading slash, and
+        // the filter already encoded.
+        String filter = URLEncoder.encode("principalId eq '" + principalId + "'", StandardCharsets.UTF_8)
+                .replace("+", "%20");
         List<RoleAssignmentInner> existing = ArmErrors.during(step, RBAC_ROLE, () -> new ArrayList<>(arm.authorization()
-                .getRoleAssignments().listForScope(scope, filter, null, null, Context.NONE).stream().toList()));
+                .getRoleAssignments().listForScope(relative(scope), filter, null, null, Context.NONE).stream().toList()));
         for (RoleAssignmentInner a : existing) {
             if (role.matches(a.roleDefinitionId()) && principalId.equalsIgnoreCase(a.principalId())
                     && covers(a.scope(), scope)) {
@@ -234,7 +238,8 @@ public final class ArmBootstrap {
                 .withPrincipalType(PrincipalType.SERVICE_PRINCIPAL);
         String id = scope + "/providers/Microsoft.Authorization/roleAssignments/" + name;
         try {
-            ArmErrors.during(step, RBAC_ROLE, () -> arm.authorization().getRoleAssignments().create(scope, name, create));
+            ArmErrors.during(step, RBAC_ROLE, () -> arm.authorization().getRoleAssignments()
+                    .create(relative(scope), name, create));
             report.created(step, id);
         } catch (dev.ckptvault.error.ConflictException e) {
             // Another run (or the portal) made the same assignment between our read and write.
@@ -243,6 +248,11 @@ public final class ArmBootstrap {
             }
             report.found(step, id);
         }
+    }
+
+    /** A resource id as the SDK's {scope}/{resourceId} URL templates take it: without the leading slash. */
+    static String relative(String id) {
+        return id.startsWith("/") ? id.substring(1) : id;
     }
 
     static boolean covers(String assignmentScope, String scope) {

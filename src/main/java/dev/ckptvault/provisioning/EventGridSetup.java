@@ -55,7 +55,7 @@ final class EventGridSetup {
                     .withIdentity(new Identity().withType(ResourceIdentityType.SYSTEM_ASSIGNED))
                     .withProperties(props);
             GenericResourceInner created = ArmErrors.during("systemTopic", TOPIC_ROLE, () ->
-                    arm.resources().getResources().createOrUpdateById(id, API_VERSION, topic, Context.NONE));
+                    arm.resources().getResources().createOrUpdateById(ArmBootstrap.relative(id), API_VERSION, topic, Context.NONE));
             report.created("systemTopic", id);
             return new Topic(id, principalOf(created, "systemTopic"));
         }
@@ -68,12 +68,12 @@ final class EventGridSetup {
         }
         // Found without a system identity: add one, keeping any user-assigned identities it has.
         GenericResourceInner current = ArmErrors.during("systemTopic", TOPIC_ROLE, () ->
-                arm.resources().getResources().getById(id, API_VERSION));
+                arm.resources().getResources().getById(ArmBootstrap.relative(id), API_VERSION));
         Identity identity = current.identity() == null ? new Identity() : current.identity();
         identity.withType(identity.type() == ResourceIdentityType.USER_ASSIGNED
                 ? ResourceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED : ResourceIdentityType.SYSTEM_ASSIGNED);
         GenericResourceInner updated = ArmErrors.during("systemTopic", TOPIC_ROLE, () ->
-                arm.resources().getResources().createOrUpdateById(id, API_VERSION, new GenericResourceInner()
+                arm.resources().getResources().createOrUpdateById(ArmBootstrap.relative(id), API_VERSION, new GenericResourceInner()
                         .withLocation(current.location()).withIdentity(identity).withProperties(current.properties()),
                         Context.NONE));
         report.changed("systemTopic", id, "identity " + type + " -> " + identity.type());
@@ -131,7 +131,7 @@ final class EventGridSetup {
         String id = topic.id() + "/eventSubscriptions/" + BootstrapPlan.EVENT_SUBSCRIPTION_NAME;
         Map<String, Object> wanted = wantedSubscription(plan);
         Optional<GenericResourceInner> existing = ArmErrors.during("eventSubscription", SUBSCRIPTION_ROLE, () ->
-                ArmBootstrap.orEmpty(() -> arm.resources().getResources().getByIdWithResponse(id, API_VERSION,
+                ArmBootstrap.orEmpty(() -> arm.resources().getResources().getByIdWithResponse(ArmBootstrap.relative(id), API_VERSION,
                         Context.NONE).getValue()));
         List<String> diffs = existing.isEmpty() ? List.of()
                 : differences(Json.MAPPER.valueToTree(wanted), Json.MAPPER.valueToTree(existing.get().properties()));
@@ -140,7 +140,7 @@ final class EventGridSetup {
             return;
         }
         ArmErrors.during("eventSubscription", SUBSCRIPTION_ROLE, () -> arm.resources().getResources()
-                .createOrUpdateById(id, API_VERSION, new GenericResourceInner().withProperties(wanted), Context.NONE));
+                .createOrUpdateById(ArmBootstrap.relative(id), API_VERSION, new GenericResourceInner().withProperties(wanted), Context.NONE));
         if (existing.isEmpty()) {
             report.created("eventSubscription", id);
         } else {
