@@ -48,12 +48,11 @@ public record BootstrapPlan(String subscriptionId, String resourceGroup, boolean
 
     public static BootstrapPlan of(BootstrapDefaults b, StorageSettings storage, boolean createResourceGroup,
                                    String container, String indexTable, String functionName, Names names) {
+        String subscription = b.subscriptionId().orElseThrow(() -> missing(names.subscription(), "the subscription id"));
+        String group = b.resourceGroup().orElseThrow(() -> missing(names.resourceGroup(), "the resource group"));
         String account = b.accountName().or(() -> Optional.ofNullable(storage).flatMap(BootstrapPlan::accountOf))
                 .orElseThrow(() -> missing(names.account(), "the storage account name"));
-        return new BootstrapPlan(
-                b.subscriptionId().orElseThrow(() -> missing(names.subscription(), "the subscription id")),
-                b.resourceGroup().orElseThrow(() -> missing(names.resourceGroup(), "the resource group")),
-                createResourceGroup, b.location(), account, b.sku(), b.allowSharedKeyAccess(), b.softDeleteDays(),
+        return new BootstrapPlan(subscription, group, createResourceGroup, b.location(), account, b.sku(), b.allowSharedKeyAccess(), b.softDeleteDays(),
                 container, indexTable, b.deadLetterContainer(), b.principalId(), b.functionAppId(), functionName,
                 names);
     }

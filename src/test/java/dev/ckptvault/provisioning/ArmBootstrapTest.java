@@ -65,6 +65,10 @@ class ArmBootstrapTest {
     }
 
     void seedResourceGroup() {
+        seedResourceGroup(arm);
+    }
+
+    static void seedResourceGroup(FakeArm arm) {
         ObjectNode rg = Json.MAPPER.createObjectNode().put("id", RG_ID).put("name", RG)
                 .put("type", "Microsoft.Resources/resourceGroups").put("location", "westeurope");
         rg.set("properties", Json.MAPPER.createObjectNode().put("provisioningState", "Succeeded"));
