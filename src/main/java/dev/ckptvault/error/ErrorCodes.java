@@ -18,6 +18,8 @@ public final class ErrorCodes {
     public static final String NO_COMMITTED_CHECKPOINT = "NoCommittedCheckpoint";
     public static final String ONLY_COMMITTED_CHECKPOINT = "OnlyCommittedCheckpoint";
     public static final String INVALID_POLICY = "InvalidPolicy";
+    public static final String CHECKPOINT_NOT_COMMITTED = "CheckpointNotCommitted";
+    public static final String CHECKPOINT_PINNED = "CheckpointPinned";
     public static final String STORAGE_UNAVAILABLE = "StorageUnavailable";
 
     private ErrorCodes() {

@@ -13,10 +13,12 @@ import java.util.function.Supplier;
 /** Whether the app can reach what it needs: 200 when it can, 503 naming what it cannot. */
 public final class HealthService {
     private final ContainerStore store;
+    private final Runnable indexProbe;
     private final Supplier<Optional<Instant>> lastEventSeen;
 
-    public HealthService(ContainerStore store, Supplier<Optional<Instant>> lastEventSeen) {
+    public HealthService(ContainerStore store, Runnable indexProbe, Supplier<Optional<Instant>> lastEventSeen) {
         this.store = store;
+        this.indexProbe = indexProbe;
         this.lastEventSeen = lastEventSeen;
     }
 
@@ -32,6 +34,14 @@ public final class HealthService {
             healthy = false;
         } catch (RuntimeException e) {
             body.put("storage", StorageCalls.status(e) == 403 ? "forbidden (check role assignments)" : "error");
+            healthy = false;
+        }
+        try {
+            indexProbe.run();
+            body.put("index", "ok");
+        } catch (RuntimeException e) {
+            body.put("index", StorageCalls.isTransient(e) ? "unreachable"
+                    : StorageCalls.status(e) == 404 ? "table missing (run bootstrap)" : "error");
             healthy = false;
         }
         body.put("lastEventAt", lastEventSeen.get().map(Instant::toString).orElse(null));

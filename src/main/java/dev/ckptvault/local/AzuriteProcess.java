@@ -27,11 +27,13 @@ public final class AzuriteProcess implements AutoCloseable {
     private final Process process;
     private final int blobPort;
     private final int tablePort;
+    private final String scheme;
 
-    private AzuriteProcess(Process process, int blobPort, int tablePort) {
+    private AzuriteProcess(Process process, int blobPort, int tablePort, String scheme) {
         this.process = process;
         this.blobPort = blobPort;
         this.tablePort = tablePort;
+        this.scheme = scheme;
     }
 
     /**
@@ -43,6 +45,24 @@ public final class AzuriteProcess implements AutoCloseable {
      */
     public static AzuriteProcess start(Path projectDir, Path location, int blobPort, int tablePort)
             throws IOException {
+        return launch(projectDir, location, blobPort, tablePort, List.of(), "http");
+    }
+
+    /**
+     * Starts an in-memory Azurite on free ports that serves HTTPS with the given PEM certificate
+     * and key and accepts bearer tokens ({@code --oauth basic}): Azurite hands out user delegation
+     * keys only to a bearer-token caller, and it takes bearer tokens only over HTTPS.
+     */
+    public static AzuriteProcess startHttpsOAuth(Path projectDir, Path certPem, Path keyPem) throws IOException {
+        if (!Files.isRegularFile(certPem) || !Files.isRegularFile(keyPem)) {
+            throw new IOException("certificate " + certPem + " or key " + keyPem + " is missing");
+        }
+        return launch(projectDir, null, 0, 0,
+                List.of("--oauth", "basic", "--cert", certPem.toString(), "--key", keyPem.toString()), "https");
+    }
+
+    private static AzuriteProcess launch(Path projectDir, Path location, int blobPort, int tablePort,
+                                         List<String> extraArgs, String scheme) throws IOException {
         Path script = projectDir.resolve("node_modules/azurite/dist/src/azurite.js");
         if (!Files.isRegularFile(script)) {
             throw new IOException("Azurite is not installed: " + script + " is missing; run 'npm ci' in " + projectDir);
@@ -58,6 +78,7 @@ public final class AzuriteProcess implements AutoCloseable {
             Files.createDirectories(location);
             cmd.addAll(List.of("--location", location.toString()));
         }
+        cmd.addAll(extraArgs);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         CompletableFuture<int[]> ports = new CompletableFuture<>();
         Thread reader = new Thread(() -> readPorts(p, ports), "azurite-output");
@@ -65,7 +86,7 @@ public final class AzuriteProcess implements AutoCloseable {
         reader.start();
         try {
             int[] found = ports.get(60, TimeUnit.SECONDS);
-            return new AzuriteProcess(p, found[0], found[1]);
+            return new AzuriteProcess(p, found[0], found[1], scheme);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             p.destroyForcibly();
@@ -115,14 +136,28 @@ public final class AzuriteProcess implements AutoCloseable {
 
     /** Full connection string for the emulator's well-known development account. */
     public String connectionString() {
-        return connectionString(blobPort, tablePort);
+        return connectionString(scheme, blobPort, tablePort);
     }
 
     public static String connectionString(int blobPort, int tablePort) {
+        return connectionString("http", blobPort, tablePort);
+    }
+
+    private static String connectionString(String scheme, int blobPort, int tablePort) {
         String account = StorageSettings.EMULATOR_ACCOUNT;
-        return "DefaultEndpointsProtocol=http;AccountName=" + account + ";AccountKey=" + StorageSettings.EMULATOR_KEY
-                + ";BlobEndpoint=http://127.0.0.1:" + blobPort + "/" + account
-                + ";TableEndpoint=http://127.0.0.1:" + tablePort + "/" + account + ";";
+        return "DefaultEndpointsProtocol=" + scheme + ";AccountName=" + account
+                + ";AccountKey=" + StorageSettings.EMULATOR_KEY
+                + ";BlobEndpoint=" + scheme + "://127.0.0.1:" + blobPort + "/" + account
+                + ";TableEndpoint=" + scheme + "://127.0.0.1:" + tablePort + "/" + account + ";";
+    }
+
+    /** The development account's blob service URL, e.g. for a token-credential client. */
+    public String blobEndpoint() {
+        return scheme + "://127.0.0.1:" + blobPort + "/" + StorageSettings.EMULATOR_ACCOUNT;
+    }
+
+    public String tableEndpoint() {
+        return scheme + "://127.0.0.1:" + tablePort + "/" + StorageSettings.EMULATOR_ACCOUNT;
     }
 
     public boolean isAlive() {

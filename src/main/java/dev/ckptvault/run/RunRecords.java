@@ -1,10 +1,25 @@
 package dev.ckptvault.run;
 
+import com.azure.core.util.BinaryData;
+import com.azure.storage.blob.models.BlobDownloadContentResponse;
+import com.azure.storage.blob.models.BlobItem;
+import com.azure.storage.blob.models.BlobStorageException;
+import com.azure.storage.blob.models.ListBlobsOptions;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ckptvault.error.StorageUnavailableException;
+import dev.ckptvault.index.IndexStore;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.storage.ContainerStore;
 import java.time.Clock;
+import java.io.IOException;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
+import dev.ckptvault.storage.StorageCalls;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -20,8 +35,11 @@ public final class RunRecords {
     private final Clock clock;
     private final Set<RunId> known = ConcurrentHashMap.newKeySet();
 
-    public RunRecords(ContainerStore store, Clock clock) {
+    private final IndexStore index;
+
+    public RunRecords(ContainerStore store, IndexStore index, Clock clock) {
         this.store = store;
+        this.index = index;
         this.clock = clock;
     }
 
@@ -34,11 +52,130 @@ public final class RunRecords {
         if (known.contains(run)) {
             return;
         }
+        Instant now = Instant.now(clock);
         Map<String, Object> record = new LinkedHashMap<>();
         record.put("runId", run.value());
-        record.put("createdAt", Instant.now(clock).toString());
+        record.put("createdAt", now.toString());
         record.put("retention", Map.of());
-        store.createIfAbsent(blobName(run), Json.bytes(record), Map.of());
+        if (store.createIfAbsent(blobName(run), Json.bytes(record), Map.of())) {
+            // The blob event would add the run row too; writing it here makes the run visible at once.
+            index.putRun(run, now);
+        } else if (index.run(run).isEmpty()) {
+            index.putRun(run, now);
+        }
         known.add(run);
+    }
+
+    /**
+     * The stored run record.
+     *
+     * @param retention only the fields the user set (may be empty), as stored
+     * @param raw       the whole stored document (fields this version does not know survive updates)
+     * @param eTag      the version read, for a conditional replace
+     */
+    public record Stored(String runId, Instant createdAt, JsonNode retention, ObjectNode raw, String eTag) {
+    }
+
+    /** The run record, or empty when the run has none (never uploaded, never PUT). */
+    public Optional<Stored> read(RunId run) {
+        return StorageCalls.call("read " + blobName(run), () -> {
+            BlobDownloadContentResponse r;
+            try {
+                r = store.client().getBlobClient(blobName(run)).downloadContentWithResponse(null, null, null, null);
+            } catch (BlobStorageException e) {
+                if (e.getStatusCode() == 404) {
+                    return Optional.empty();
+                }
+                throw e;
+            }
+            return Optional.of(parse(run, r.getValue(), r.getDeserializedHeaders().getETag()));
+        });
+    }
+
+    private static Stored parse(RunId run, BinaryData data, String eTag) {
+        ObjectNode raw;
+        try {
+            JsonNode node = Json.MAPPER.readTree(data.toBytes());
+            raw = node instanceof ObjectNode o ? o : Json.MAPPER.createObjectNode();
+        } catch (IOException e) {
+            // Written out of band and unreadable: treated as an empty record; the next PUT replaces it.
+            raw = Json.MAPPER.createObjectNode();
+        }
+        Instant createdAt = null;
+        JsonNode c = raw.get("createdAt");
+        if (c != null && c.isTextual()) {
+            try {
+                createdAt = Instant.parse(c.textValue());
+            } catch (RuntimeException ignored) {
+                createdAt = null;
+            }
+        }
+        JsonNode retention = raw.get("retention");
+        return new Stored(run.value(), createdAt, retention == null ? Json.MAPPER.createObjectNode() : retention, raw,
+                eTag);
+    }
+
+    /**
+     * Sets the run's retention fields, creating the record if absent. A conditional replace on
+     * the eTag read keeps concurrent writers from losing each other's updates (the loser reads
+     * again and reapplies its change).
+     *
+     * @return the record as stored after this call
+     */
+    public Stored putRetention(RunId run, ObjectNode retention) {
+        return update(run, raw -> {
+            raw.set("retention", retention);
+            return raw;
+        });
+    }
+
+    /** Attempts at a conditional replace before giving up on a run record under heavy contention. */
+    private static final int MAX_REPLACE_ATTEMPTS = 8;
+
+    private Stored update(RunId run, UnaryOperator<ObjectNode> change) {
+        for (int attempt = 0; attempt < MAX_REPLACE_ATTEMPTS; attempt++) {
+            Optional<Stored> current = read(run);
+            if (current.isEmpty()) {
+                ObjectNode raw = Json.MAPPER.createObjectNode();
+                raw.put("runId", run.value());
+                raw.put("createdAt", Instant.now(clock).toString());
+                if (store.createIfAbsent(blobName(run), Json.bytes(change.apply(raw)), Map.of())) {
+                    if (index.run(run).isEmpty()) {
+                        index.putRun(run, Instant.now(clock));
+                    }
+                    known.add(run);
+                    return read(run).orElseThrow();
+                }
+                continue;
+            }
+            ObjectNode raw = current.get().raw().deepCopy();
+            if (!raw.has("runId")) {
+                raw.put("runId", run.value());
+            }
+            if (!raw.has("createdAt")) {
+                raw.put("createdAt", Instant.now(clock).toString());
+            }
+            if (store.replaceIfMatch(blobName(run), current.get().eTag(), Json.bytes(change.apply(raw)), Map.of())) {
+                known.add(run);
+                return read(run).orElseThrow();
+            }
+        }
+        throw new StorageUnavailableException(
+                "run record " + blobName(run) + " kept changing; try again", null);
+    }
+
+    /** Every run in the container (one listing call per 5,000 runs: the top-level prefixes). */
+    public List<RunId> listRuns() {
+        return StorageCalls.call("list runs", () -> {
+            List<RunId> runs = new ArrayList<>();
+            for (BlobItem item : store.client().listBlobsByHierarchy("/", new ListBlobsOptions(), null)) {
+                String name = item.getName();
+                if (Boolean.TRUE.equals(item.isPrefix()) && name.endsWith("/")
+                        && RunId.isValid(name.substring(0, name.length() - 1))) {
+                    runs.add(new RunId(name.substring(0, name.length() - 1)));
+                }
+            }
+            return runs;
+        });
     }
 }

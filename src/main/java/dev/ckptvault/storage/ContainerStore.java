@@ -136,6 +136,57 @@ public final class ContainerStore {
         });
     }
 
+    /** A blob's metadata, or empty when the blob does not exist. */
+    public Optional<Map<String, String>> metadata(String blobName) {
+        return StorageCalls.call("read metadata of " + blobName, () -> {
+            try {
+                return Optional.of(container.getBlobClient(blobName).getProperties().getMetadata());
+            } catch (BlobStorageException e) {
+                if (e.getStatusCode() == 404) {
+                    return Optional.empty();
+                }
+                throw e;
+            }
+        });
+    }
+
+    /**
+     * Sets some metadata entries of a blob and keeps the others (Set Blob Metadata replaces all of
+     * them, so this reads, merges and writes on the eTag read, retrying when another writer won).
+     *
+     * @return false when the blob does not exist
+     */
+    public boolean mergeMetadata(String blobName, Map<String, String> changes) {
+        return StorageCalls.call("set metadata of " + blobName, () -> {
+            var blob = container.getBlobClient(blobName);
+            for (int attempt = 0; ; attempt++) {
+                com.azure.storage.blob.models.BlobProperties props;
+                try {
+                    props = blob.getProperties();
+                } catch (BlobStorageException e) {
+                    if (e.getStatusCode() == 404) {
+                        return false;
+                    }
+                    throw e;
+                }
+                Map<String, String> merged = new java.util.HashMap<>(props.getMetadata());
+                merged.putAll(changes);
+                try {
+                    blob.setMetadataWithResponse(merged, new BlobRequestConditions().setIfMatch(props.getETag()),
+                            null, null);
+                    return true;
+                } catch (BlobStorageException e) {
+                    if (e.getStatusCode() == 404) {
+                        return false;
+                    }
+                    if (e.getStatusCode() != 412 || attempt >= 8) {
+                        throw e;
+                    }
+                }
+            }
+        });
+    }
+
     /** Reachability probe for health: one cheap call that needs the container to exist. */
     public boolean exists() {
         return StorageCalls.call("check the container", container::exists);

@@ -3,6 +3,7 @@ package dev.ckptvault.upload;
 import com.azure.storage.blob.BlobClient;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
+import dev.ckptvault.config.StorageSettings;
 import java.time.OffsetDateTime;
 
 /**
@@ -14,6 +15,14 @@ public final class AccountKeySasSigner extends SdkSasSigner {
 
     public AccountKeySasSigner(BlobContainerClient container, boolean httpsOnly) {
         super(container, httpsOnly);
+    }
+
+    /** HTTPS-only URLs in Azure; on the emulator plain HTTP too, signed in the version it speaks. */
+    public AccountKeySasSigner(BlobContainerClient container, StorageSettings storage) {
+        super(container, !storage.isEmulator());
+        if (storage.isEmulator()) {
+            pinEmulatorSasVersion();
+        }
     }
 
     @Override

@@ -5,6 +5,7 @@ import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.sas.BlobSasPermission;
 import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
 import com.azure.storage.common.sas.SasProtocol;
+import dev.ckptvault.storage.StorageClients;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,6 +45,21 @@ abstract class SdkSasSigner implements SasSigner {
         }
         return urls;
     }
+
+    /**
+     * Signs with the emulator's service version from now on, unless the operator chose one.
+     * Azurite 3.35 checks user delegation signatures only in the string-to-sign layouts up to
+     * 2026-02-06, while the SDK signs with its newest version. The SDK reads
+     * {@value #SAS_VERSION_SETTING} once per process, when it signs its first SAS, so this has to
+     * run before that; in Azure it never runs and the SDK's own version applies.
+     */
+    static void pinEmulatorSasVersion() {
+        if (System.getProperty(SAS_VERSION_SETTING) == null && System.getenv(SAS_VERSION_SETTING) == null) {
+            System.setProperty(SAS_VERSION_SETTING, StorageClients.EMULATOR_BLOB_VERSION.getVersion());
+        }
+    }
+
+    static final String SAS_VERSION_SETTING = "AZURE_STORAGE_SAS_SERVICE_VERSION";
 
     /** Work done once per request (e.g. fetching a delegation key), then a per-blob signing step. */
     abstract Signer prepare(BlobServiceSasSignatureValues values, OffsetDateTime expiry);

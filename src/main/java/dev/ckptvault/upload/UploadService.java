@@ -1,5 +1,6 @@
 package dev.ckptvault.upload;
 
+import dev.ckptvault.index.CheckpointIndex;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RelativePath;
 import dev.ckptvault.run.RunRecords;
@@ -10,6 +11,9 @@ import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import dev.ckptvault.layout.RunId;
 
 /** Issues write URLs for a rank's files after checking that the checkpoint accepts them. */
 public final class UploadService {
@@ -22,10 +26,16 @@ public final class UploadService {
     private final Clock clock;
     private final Duration defaultLifetime;
     private final Duration maxLifetime;
-    private final Duration incompleteTtl;
+    private final Function<RunId, Duration> incompleteTtl;
 
-    public UploadService(WriteGate gate, RunRecords runs, SasSigner signer, Clock clock,
-                         Duration defaultLifetime, Duration maxLifetime, Duration incompleteTtl) {
+    private final CheckpointIndex index;
+    private final Consumer<List<String>> discard;
+
+    public UploadService(WriteGate gate, RunRecords runs, SasSigner signer, CheckpointIndex index,
+                         Consumer<List<String>> discard, Clock clock,
+                         Duration defaultLifetime, Duration maxLifetime, Function<RunId, Duration> incompleteTtl) {
+        this.index = index;
+        this.discard = discard;
         this.gate = gate;
         this.runs = runs;
         this.signer = signer;
@@ -44,7 +54,15 @@ public final class UploadService {
             blobNames.add(id.fileBlob(path, "files[" + i + "].path"));
         }
         runs.ensureExists(id.run());
-        gate.admit(id, paths, incompleteTtl);
+        WriteGate.Admission admission = gate.admit(id, paths, incompleteTtl.apply(id.run()));
+        if (admission != WriteGate.Admission.FRESH) {
+            // Asking for a URL announces a new write of that path: whatever is stored there now (a
+            // crashed attempt's leftover, a version the manifest does not mean) must never be committed.
+            discard.accept(blobNames);
+        }
+        if (admission.startedAttempt()) {
+            index.refresh(id);
+        }
 
         Duration lifetime = request.lifetime().orElse(defaultLifetime);
         if (lifetime.compareTo(maxLifetime) > 0) {

@@ -3,11 +3,16 @@ package dev.ckptvault.upload;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.BlobServiceClient;
 import com.azure.storage.blob.models.UserDelegationKey;
+import com.azure.storage.blob.sas.BlobSasPermission;
+import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
+import dev.ckptvault.config.StorageSettings;
 import dev.ckptvault.storage.StorageCalls;
+import dev.ckptvault.storage.StorageClients;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.Base64;
 import java.util.function.BiFunction;
 
 /**
@@ -18,6 +23,8 @@ import java.util.function.BiFunction;
 public final class UserDelegationSasSigner extends SdkSasSigner {
     /** Azure allows delegation keys of at most seven days. */
     static final Duration MAX_KEY_VALIDITY = Duration.ofDays(7);
+    /** Newest user delegation string-to-sign layout Azurite 3.35 verifies. */
+    static final String EMULATOR_MAX_UDK_SAS_VERSION = "2026-02-06";
 
     private final BiFunction<OffsetDateTime, OffsetDateTime, UserDelegationKey> keySource;
     private final Clock clock;
@@ -32,6 +39,19 @@ public final class UserDelegationSasSigner extends SdkSasSigner {
                         () -> service.getUserDelegationKey(start, expiry)));
     }
 
+    /**
+     * HTTPS-only URLs in Azure. On the emulator (Azurite with {@code --oauth basic}) plain HTTP is
+     * allowed too and URLs are signed in a service version Azurite can check.
+     */
+    public UserDelegationSasSigner(BlobServiceClient service, BlobContainerClient container, StorageSettings storage,
+                                   Duration maxUrlLifetime, Clock clock) {
+        this(service, container, !storage.isEmulator(), maxUrlLifetime, clock);
+        if (storage.isEmulator()) {
+            pinEmulatorSasVersion();
+            requireEmulatorReadableVersion(container);
+        }
+    }
+
     UserDelegationSasSigner(BlobContainerClient container, boolean httpsOnly, Duration maxUrlLifetime, Clock clock,
                             BiFunction<OffsetDateTime, OffsetDateTime, UserDelegationKey> keySource) {
         super(container, httpsOnly);
@@ -44,9 +64,32 @@ public final class UserDelegationSasSigner extends SdkSasSigner {
     }
 
     @Override
-    Signer prepare(com.azure.storage.blob.sas.BlobServiceSasSignatureValues values, OffsetDateTime expiry) {
+    Signer prepare(BlobServiceSasSignatureValues values, OffsetDateTime expiry) {
         UserDelegationKey key = keyCovering(expiry);
         return (blob, v) -> blob.generateUserDelegationSas(v, key);
+    }
+
+    /**
+     * Fails at start, not with a 403 per upload, when this process already signs in a newer
+     * version than Azurite checks (something signed a SAS before the pin). Signs a throw-away
+     * key locally; nothing leaves the process.
+     */
+    private static void requireEmulatorReadableVersion(BlobContainerClient container) {
+        OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+        UserDelegationKey probe = new UserDelegationKey().setSignedObjectId("probe").setSignedTenantId("probe")
+                .setSignedStart(now).setSignedExpiry(now.plusHours(1)).setSignedService("b")
+                .setSignedVersion(StorageClients.EMULATOR_BLOB_VERSION.getVersion())
+                .setValue(Base64.getEncoder().encodeToString(new byte[32]));
+        String sas = container.getBlobClient("probe").generateUserDelegationSas(
+                new BlobServiceSasSignatureValues(now.plusHours(1), new BlobSasPermission().setReadPermission(true)),
+                probe);
+        String version = sas.replaceFirst("^(?:.*&)?sv=([^&]*).*$", "$1");
+        if (version.compareTo(EMULATOR_MAX_UDK_SAS_VERSION) > 0) {
+            throw new IllegalStateException("this process signs SAS in service version " + version
+                    + ", newer than the " + EMULATOR_MAX_UDK_SAS_VERSION + " Azurite checks user delegation SAS in; set "
+                    + SAS_VERSION_SETTING + "=" + StorageClients.EMULATOR_BLOB_VERSION.getVersion()
+                    + " before the first SAS is signed");
+        }
     }
 
     UserDelegationKey keyCovering(OffsetDateTime urlExpiry) {

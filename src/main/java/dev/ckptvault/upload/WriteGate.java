@@ -1,9 +1,11 @@
 package dev.ckptvault.upload;
 
 import com.azure.storage.blob.models.BlobItem;
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.ckptvault.error.ConflictException;
 import dev.ckptvault.error.ErrorCodes;
+import dev.ckptvault.commit.Manifest;
+import dev.ckptvault.index.Derivation;
+import dev.ckptvault.index.StepListing;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.BlobName;
 import dev.ckptvault.layout.CheckpointId;
@@ -16,6 +18,7 @@ import java.time.OffsetDateTime;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -36,12 +39,28 @@ public final class WriteGate {
         this.clock = clock;
     }
 
+    /** How a request was admitted. */
+    public enum Admission {
+        /** First attempt at a step that had nothing: no file can be stale. */
+        FRESH,
+        /** A new attempt replacing an abandoned or deleted one. */
+        NEW_ATTEMPT,
+        /** Joined the open attempt. */
+        JOINED,
+        /** Manifest written, asked only for listed files still missing. */
+        COMMITTING;
+
+        public boolean startedAttempt() {
+            return this == FRESH || this == NEW_ATTEMPT;
+        }
+    }
+
     /**
      * Throws {@link ConflictException} unless every path may be written now.
      *
      * @param incompleteTtl how long an uncommitted attempt stays open after its last activity
      */
-    public void admit(CheckpointId id, List<RelativePath> paths, Duration incompleteTtl) {
+    public Admission admit(CheckpointId id, List<RelativePath> paths, Duration incompleteTtl) {
         Map<BlobName.Kind, BlobItem> records = store.records(id);
         if (records.containsKey(BlobName.Kind.COMMIT)) {
             throw new ConflictException(ErrorCodes.CHECKPOINT_COMMITTED,
@@ -50,18 +69,21 @@ public final class WriteGate {
         if (records.containsKey(BlobName.Kind.TOMBSTONE)) {
             reopenDeleted(id, records.get(BlobName.Kind.TOMBSTONE));
             startAttempt(id, null);
-            return;
+            return Admission.NEW_ATTEMPT;
         }
         if (records.containsKey(BlobName.Kind.MANIFEST)) {
-            requireListed(id, paths);
-            return;
+            requireStillMissing(id, paths, incompleteTtl);
+            return Admission.COMMITTING;
         }
         BlobItem attempt = records.get(BlobName.Kind.ATTEMPT);
         if (attempt == null) {
-            startAttempt(id, null);
-        } else if (isAbandoned(id, attempt, incompleteTtl)) {
-            startAttempt(id, attempt.getProperties().getETag());
+            return startAttempt(id, null) ? Admission.FRESH : Admission.JOINED;
         }
+        if (isAbandoned(id, attempt, incompleteTtl)) {
+            startAttempt(id, attempt.getProperties().getETag());
+            return Admission.NEW_ATTEMPT;
+        }
+        return Admission.JOINED;
     }
 
     private void reopenDeleted(CheckpointId id, BlobItem tombstone) {
@@ -76,23 +98,23 @@ public final class WriteGate {
         store.deleteIfMatch(id.tombstoneBlob(), tombstone.getProperties().getETag());
     }
 
-    private void requireListed(CheckpointId id, List<RelativePath> paths) {
-        byte[] manifest = store.download(id.manifestBlob()).orElse(null);
-        if (manifest == null) {
+    private void requireStillMissing(CheckpointId id, List<RelativePath> paths, Duration ttl) {
+        byte[] data = store.download(id.manifestBlob()).orElse(null);
+        if (data == null) {
             return;
         }
-        Set<String> listed = new HashSet<>();
-        try {
-            JsonNode files = Json.MAPPER.readTree(manifest).get("files");
-            files.forEach(f -> listed.add(f.get("path").asText()));
-        } catch (Exception e) {
-            throw new ConflictException(ErrorCodes.CHECKPOINT_NOT_WRITABLE,
-                    "checkpoint " + id.step() + " of run " + id.run() + " has an invalid manifest (FAILED)", "step");
-        }
+        Manifest manifest = Manifest.parseStored(data, id.step().value()).orElseThrow(() -> new ConflictException(
+                ErrorCodes.CHECKPOINT_NOT_WRITABLE,
+                "checkpoint " + id.step() + " of run " + id.run() + " has an invalid manifest (FAILED)", "step"));
+        StepListing listing = StepListing.of(id, store.list(id.prefix(), false));
+        Set<String> missing = new HashSet<>(Derivation.derive(listing, Optional.of(manifest), null,
+                Instant.now(clock), ttl).checkpoint().missing());
         for (int i = 0; i < paths.size(); i++) {
-            if (!listed.contains(paths.get(i).value())) {
-                throw new ConflictException(ErrorCodes.CHECKPOINT_NOT_WRITABLE,
-                        "checkpoint " + id.step() + " is committing; its manifest does not list '" + paths.get(i) + "'",
+            String path = paths.get(i).value();
+            if (!missing.contains(path)) {
+                throw new ConflictException(ErrorCodes.CHECKPOINT_NOT_WRITABLE, manifest.byPath().containsKey(path)
+                        ? "checkpoint " + id.step() + " is committing and already has '" + path + "' as its manifest names it"
+                        : "checkpoint " + id.step() + " is committing; its manifest does not list '" + path + "'",
                         "files[" + i + "].path");
             }
         }
@@ -112,13 +134,11 @@ public final class WriteGate {
         return t == null ? Instant.EPOCH : t.toInstant();
     }
 
-    private void startAttempt(CheckpointId id, String replacingETag) {
+    /** @return false when another rank created or replaced the attempt record first (then join it) */
+    private boolean startAttempt(CheckpointId id, String replacingETag) {
         byte[] record = Json.bytes(Map.of("startedAt", Instant.now(clock).toString()));
-        if (replacingETag == null) {
-            store.createIfAbsent(id.attemptBlob(), record, Map.of());
-        } else {
-            // Losing this race means another rank opened the new attempt first: join it.
-            store.replaceIfMatch(id.attemptBlob(), replacingETag, record, Map.of());
-        }
+        return replacingETag == null
+                ? store.createIfAbsent(id.attemptBlob(), record, Map.of())
+                : store.replaceIfMatch(id.attemptBlob(), replacingETag, record, Map.of());
     }
 }

@@ -60,6 +60,45 @@ class FunctionJsonIT {
     }
 
     @Test
+    void indexRoutesAreFunctionLevelAndLatestCannotMatchTheStepRoute() {
+        assertHttp("CommitCheckpoint", "runs/{runId}/checkpoints/{step:long}/commit", List.of("POST"), "FUNCTION");
+        assertHttp("GetLatestCheckpoint", "runs/{runId}/checkpoints/latest", List.of("GET"), "FUNCTION");
+        assertHttp("GetCheckpoint", "runs/{runId}/checkpoints/{step:long}", List.of("GET"), "FUNCTION");
+        assertHttp("ListCheckpoints", "runs/{runId}/checkpoints", List.of("GET"), "FUNCTION");
+        assertHttp("ListRuns", "runs", List.of("GET"), "FUNCTION");
+        assertHttp("GetRun", "runs/{runId}", List.of("GET"), "FUNCTION");
+    }
+
+    @Test
+    void reindexNeedsTheAdminKey() {
+        assertHttp("Reindex", "manage/reindex", List.of("POST"), "ADMIN");
+    }
+
+    @Test
+    void retentionRoutesHaveTheirAuthLevelsAndDeleteNeedsTheAdminKey() {
+        assertHttp("PutRun", "runs/{runId}", List.of("PUT"), "FUNCTION");
+        assertHttp("RetentionPlan", "runs/{runId}/retention/plan", List.of("GET"), "FUNCTION");
+        assertHttp("Pin", "runs/{runId}/checkpoints/{step:long}/pin", List.of("PUT"), "FUNCTION");
+        assertHttp("Unpin", "runs/{runId}/checkpoints/{step:long}/pin", List.of("DELETE"), "FUNCTION");
+        assertHttp("DeleteCheckpoint", "runs/{runId}/checkpoints/{step:long}", List.of("DELETE"), "ADMIN");
+    }
+
+    @Test
+    void sweepIsATimerOnTheScheduleSetting() {
+        JsonNode t = trigger("Sweep");
+        assertEquals("timerTrigger", t.get("type").asText());
+        assertEquals("%CKPT_SWEEP_SCHEDULE%", t.get("schedule").asText());
+        assertEquals("timer", t.get("name").asText());
+    }
+
+    @Test
+    void blobEventsIsAnEventGridTrigger() {
+        JsonNode t = trigger("BlobEvents");
+        assertEquals("eventGridTrigger", t.get("type").asText());
+        assertEquals("in", t.get("direction").asText());
+    }
+
+    @Test
     void healthIsAnonymous() {
         assertHttp("Health", "health", List.of("GET"), "ANONYMOUS");
     }

@@ -48,6 +48,11 @@ public final class AzuriteExtension implements BeforeAllCallback, AfterAllCallba
 
     /** Settings for the app against this Azurite; {@code overrides} win. */
     public Map<String, String> settings(Map<String, String> overrides) {
+        return settings(connectionString, overrides);
+    }
+
+    /** Settings for the app against the storage behind {@code connectionString}; {@code overrides} win. */
+    public static Map<String, String> settings(String connectionString, Map<String, String> overrides) {
         Map<String, String> env = new HashMap<>();
         env.put("CKPT_STORAGE", connectionString);
         env.put("CKPT_SWEEP_SCHEDULE", "0 */5 * * * *");
@@ -57,7 +62,12 @@ public final class AzuriteExtension implements BeforeAllCallback, AfterAllCallba
 
     /** A composition root against this Azurite with the container and index table created. */
     public AppContext context(Map<String, String> overrides, Clock clock) {
-        AppContext ctx = new AppContext(CkptConfig.fromMap(settings(overrides)), clock);
+        return context(connectionString, overrides, clock);
+    }
+
+    /** As {@link #context(Map, Clock)}, for an Azurite started elsewhere (e.g. by a benchmark). */
+    public static AppContext context(String connectionString, Map<String, String> overrides, Clock clock) {
+        AppContext ctx = new AppContext(CkptConfig.fromMap(settings(connectionString, overrides)), clock);
         ctx.storage().container().createIfNotExists();
         ctx.storage().tableService().createTableIfNotExists(ctx.config().indexTable());
         return ctx;

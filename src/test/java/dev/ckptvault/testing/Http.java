@@ -15,9 +15,15 @@ public final class Http {
     }
 
     public static HttpResponse<String> putBlob(String url, byte[] data) throws IOException, InterruptedException {
-        return send(HttpRequest.newBuilder(URI.create(url))
+        return putBlob(CLIENT, url, data);
+    }
+
+    /** Put Blob through the given client (e.g. one that trusts a test certificate). */
+    public static HttpResponse<String> putBlob(HttpClient client, String url, byte[] data)
+            throws IOException, InterruptedException {
+        return client.send(HttpRequest.newBuilder(URI.create(url))
                 .header("x-ms-blob-type", "BlockBlob")
-                .PUT(HttpRequest.BodyPublishers.ofByteArray(data)).build());
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(data)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     public static HttpResponse<String> putBlock(String url, String blockId, byte[] data)
@@ -38,7 +44,11 @@ public final class Http {
     }
 
     public static HttpResponse<String> get(String url) throws IOException, InterruptedException {
-        return send(HttpRequest.newBuilder(URI.create(url)).GET().build());
+        return get(CLIENT, url);
+    }
+
+    public static HttpResponse<String> get(HttpClient client, String url) throws IOException, InterruptedException {
+        return client.send(HttpRequest.newBuilder(URI.create(url)).GET().build(), HttpResponse.BodyHandlers.ofString());
     }
 
     public static HttpResponse<byte[]> getBytes(String url) throws IOException, InterruptedException {

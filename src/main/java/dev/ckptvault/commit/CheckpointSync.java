@@ -1,0 +1,201 @@
+package dev.ckptvault.commit;
+
+import dev.ckptvault.index.Checkpoint;
+import dev.ckptvault.index.CheckpointIndex;
+import dev.ckptvault.index.CheckpointState;
+import dev.ckptvault.index.Derivation;
+import dev.ckptvault.index.FileEntry;
+import dev.ckptvault.index.IndexStore;
+import dev.ckptvault.index.StepListing;
+import dev.ckptvault.index.StoredBlob;
+import dev.ckptvault.json.Json;
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.layout.RunId;
+import dev.ckptvault.storage.ContainerStore;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Function;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The one place where a checkpoint's index rows are brought in line with storage and where a
+ * checkpoint becomes COMMITTED. Reached from the commit call, from events of late shards and
+ * records, from the sweep and from reindex. Each call lists the checkpoint's prefix once and
+ * derives everything from that listing, so any number of calls in any order converge.
+ */
+public final class CheckpointSync implements CheckpointIndex {
+    private static final Logger LOG = Logger.getLogger(CheckpointSync.class.getName());
+
+    private final ContainerStore store;
+    private final IndexStore index;
+    private final CommitLeases leases;
+    private final Clock clock;
+    private final Function<RunId, Duration> incompleteTtl;
+    private final List<CommitListener> listeners = new CopyOnWriteArrayList<>();
+
+    public CheckpointSync(ContainerStore store, IndexStore index, CommitLeases leases, Clock clock,
+                          Function<RunId, Duration> incompleteTtl) {
+        this.store = store;
+        this.index = index;
+        this.leases = leases;
+        this.clock = clock;
+        this.incompleteTtl = incompleteTtl;
+    }
+
+    public void addListener(CommitListener listener) {
+        listeners.add(listener);
+    }
+
+    @Override
+    public Checkpoint refresh(CheckpointId id) {
+        return sync(id, false);
+    }
+
+    /** Like refresh, and also rebuilds the file rows from the listing (reindex). */
+    public Checkpoint rebuild(CheckpointId id) {
+        return sync(id, true);
+    }
+
+    private Checkpoint sync(CheckpointId id, boolean rebuildFiles) {
+        StepListing listing = StepListing.of(id, store.list(id.prefix(), true));
+        if (listing.isEmpty()) {
+            index.setOpen(id, false);
+            return index.checkpoint(id).map(IndexStore.CheckpointRow::summary).orElse(null);
+        }
+        CommitRecord record = listing.commit() == null ? null : readRecord(id).orElse(null);
+        Optional<Manifest> manifest = listing.manifest() == null ? null
+                : store.download(id.manifestBlob()).flatMap(b -> Manifest.parseStored(b, id.step().value()));
+        Instant now = Instant.now(clock);
+        Derivation.Result derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
+        boolean committedNow = false;
+        if (derived.ready() && listing.tombstone() == null) {
+            Written w = writeRecord(id, listing, manifest.orElseThrow(), now);
+            record = w.record();
+            committedNow = w.created();
+        }
+        if (record != null && listing.tombstone() == null) {
+            ensureLeased(id, listing, record);
+            if (committedNow) {
+                // Re-list: the leases are part of what the derivation must see as intact.
+                listing = StepListing.of(id, store.list(id.prefix(), true));
+            }
+            derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
+        }
+        Checkpoint c = derived.checkpoint();
+        if (rebuildFiles) {
+            index.replaceFiles(id, listing, record);
+        } else if (record != null && (committedNow || !indexKnowsRecord(id))) {
+            index.markRecorded(id, record);
+        }
+        index.putCheckpoint(c);
+        index.setOpen(id, c.state() == CheckpointState.UPLOADING || c.state() == CheckpointState.COMMITTING);
+        if (committedNow && c.state() == CheckpointState.COMMITTED) {
+            notifyCommitted(c);
+        }
+        return c;
+    }
+
+    /** Whether this index already holds the commit record's file view (written once per record). */
+    private boolean indexKnowsRecord(CheckpointId id) {
+        return index.checkpoint(id).map(r -> r.summary().committedAt() != null).orElse(false);
+    }
+
+    private Optional<CommitRecord> readRecord(CheckpointId id) {
+        return store.download(id.commitBlob()).map(b -> Json.read(b, CommitRecord.class));
+    }
+
+    private record Written(CommitRecord record, boolean created) {
+    }
+
+    /** Writes the commit record once; when another writer won the race, theirs is the record. */
+    private Written writeRecord(CheckpointId id, StepListing listing, Manifest manifest, Instant now) {
+        List<CommitRecord.File> files = new ArrayList<>();
+        for (Manifest.File f : manifest.files()) {
+            StoredBlob b = listing.files().get(f.path());
+            files.add(new CommitRecord.File(f.path(), b.size(), b.etag(), b.lastModified(), f.sha256()));
+        }
+        CommitRecord record = new CommitRecord(id.run().value(), id.step().value(), now,
+                UUID.randomUUID().toString(), files, manifest.metrics(), manifest.metadata());
+        if (store.createIfAbsent(id.commitBlob(), Json.bytes(record),
+                Map.of(CommitRecord.PINNED_METADATA, "false"))) {
+            return new Written(record, true);
+        }
+        return new Written(readRecord(id).orElseThrow(
+                () -> new IllegalStateException("commit record vanished: " + id)), false);
+    }
+
+    private void ensureLeased(CheckpointId id, StepListing listing, CommitRecord record) {
+        List<String> unleased = record.files().stream().map(CommitRecord.File::path)
+                .filter(p -> listing.files().containsKey(p) && !listing.files().get(p).leased()).toList();
+        if (!unleased.isEmpty()) {
+            leases.acquire(id, unleased, record.leaseId());
+        }
+    }
+
+    private void notifyCommitted(Checkpoint c) {
+        for (CommitListener l : listeners) {
+            try {
+                l.onCommitted(c);
+            } catch (RuntimeException e) {
+                // The commit stands; retention and event publication catch up on the next sweep.
+                LOG.log(Level.WARNING, "after-commit step failed for " + c.runId() + "@" + c.step(), e);
+            }
+        }
+    }
+
+    // ---- reads --------------------------------------------------------------------------------
+
+    @Override
+    public Optional<Checkpoint> get(CheckpointId id) {
+        return index.checkpoint(id).map(row -> withFiles(id, row.summary()));
+    }
+
+    /** The checkpoint with its file list from the file rows. */
+    public Checkpoint withFiles(CheckpointId id, Checkpoint c) {
+        List<FileEntry> files = new ArrayList<>();
+        boolean recorded = c.state() == CheckpointState.COMMITTED || c.state() == CheckpointState.TAMPERED
+                || (c.committedAt() != null && c.state().isGone());
+        long bytes = 0;
+        for (IndexStore.FileRow r : index.files(id)) {
+            if (recorded) {
+                if (r.recordedEtag() != null) {
+                    files.add(new FileEntry(r.path(), r.recordedSize(), r.recordedEtag(), r.sha256(), null));
+                    bytes += r.recordedSize();
+                }
+            } else if (!r.deleted()) {
+                files.add(new FileEntry(r.path(), r.size(), r.etag(), null, null));
+                bytes += r.size();
+            }
+        }
+        return new Checkpoint(c.runId(), c.step(), c.state(), c.tier(), files, c.missing(), c.extra(),
+                recorded ? c.bytes() : bytes, c.metrics(), c.pinned(), c.createdAt(), c.committedAt(),
+                c.lastActivityAt());
+    }
+
+    @Override
+    public List<Checkpoint> allOfRun(RunId run) {
+        List<Checkpoint> out = new ArrayList<>();
+        Long after = null;
+        while (true) {
+            List<IndexStore.CheckpointRow> page = index.checkpoints(run, null, after, 1000);
+            page.forEach(r -> out.add(r.summary()));
+            if (page.size() < 1000) {
+                return out;
+            }
+            after = page.get(page.size() - 1).summary().step();
+        }
+    }
+
+    @Override
+    public List<CheckpointId> open() {
+        return index.open();
+    }
+}

@@ -1,0 +1,37 @@
+package dev.ckptvault.functions;
+
+import com.microsoft.azure.functions.HttpMethod;
+import com.microsoft.azure.functions.HttpRequestMessage;
+import com.microsoft.azure.functions.HttpResponseMessage;
+import com.microsoft.azure.functions.annotation.AuthorizationLevel;
+import com.microsoft.azure.functions.annotation.BindingName;
+import com.microsoft.azure.functions.annotation.FunctionName;
+import com.microsoft.azure.functions.annotation.HttpTrigger;
+import dev.ckptvault.commit.CommitService;
+import dev.ckptvault.http.HttpApi;
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.layout.RunId;
+import dev.ckptvault.layout.Step;
+import java.util.Optional;
+
+/** POST /api/runs/{runId}/checkpoints/{step}/commit: the manifest; 200 COMMITTED or 202 COMMITTING. */
+public class CommitCheckpointFunction {
+    private final HttpApi http;
+    private final CommitService commits;
+
+    public CommitCheckpointFunction(HttpApi http, CommitService commits) {
+        this.http = http;
+        this.commits = commits;
+    }
+
+    @FunctionName("CommitCheckpoint")
+    public HttpResponseMessage run(
+            @HttpTrigger(name = "req", methods = {HttpMethod.POST}, authLevel = AuthorizationLevel.FUNCTION,
+                    route = "runs/{runId}/checkpoints/{step:long}/commit")
+            HttpRequestMessage<Optional<String>> request,
+            @BindingName("runId") String runId,
+            @BindingName("step") String step) {
+        return http.respond(request, () -> commits.commit(
+                new CheckpointId(new RunId(runId), Step.parse(step, "step")), http.body(request)));
+    }
+}

@@ -1,0 +1,38 @@
+package dev.ckptvault.functions;
+
+import com.microsoft.azure.functions.HttpMethod;
+import com.microsoft.azure.functions.HttpRequestMessage;
+import com.microsoft.azure.functions.HttpResponseMessage;
+import com.microsoft.azure.functions.annotation.AuthorizationLevel;
+import com.microsoft.azure.functions.annotation.BindingName;
+import com.microsoft.azure.functions.annotation.FunctionName;
+import com.microsoft.azure.functions.annotation.HttpTrigger;
+import dev.ckptvault.http.ApiResult;
+import dev.ckptvault.http.HttpApi;
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.layout.RunId;
+import dev.ckptvault.layout.Step;
+import dev.ckptvault.retention.RetentionService;
+import java.util.Optional;
+
+/** DELETE /api/runs/{runId}/checkpoints/{step}/pin: releases the pin. */
+public class UnpinFunction {
+    private final HttpApi http;
+    private final RetentionService retention;
+
+    public UnpinFunction(HttpApi http, RetentionService retention) {
+        this.http = http;
+        this.retention = retention;
+    }
+
+    @FunctionName("Unpin")
+    public HttpResponseMessage run(
+            @HttpTrigger(name = "req", methods = {HttpMethod.DELETE}, authLevel = AuthorizationLevel.FUNCTION,
+                    route = "runs/{runId}/checkpoints/{step:long}/pin")
+            HttpRequestMessage<Optional<String>> request,
+            @BindingName("runId") String runId,
+            @BindingName("step") String step) {
+        return http.respond(request, () -> ApiResult.ok(retention.pin(
+                new CheckpointId(new RunId(runId), Step.parse(step, "step")), false)));
+    }
+}

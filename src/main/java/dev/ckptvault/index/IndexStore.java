@@ -1,0 +1,372 @@
+package dev.ckptvault.index;
+
+import com.azure.core.util.Context;
+import com.azure.data.tables.TableClient;
+import com.azure.data.tables.models.ListEntitiesOptions;
+import com.azure.data.tables.models.TableEntity;
+import com.azure.data.tables.models.TableEntityUpdateMode;
+import com.azure.data.tables.models.TableServiceException;
+import com.azure.data.tables.models.TableTransactionAction;
+import com.azure.data.tables.models.TableTransactionActionType;
+import com.fasterxml.jackson.core.type.TypeReference;
+import dev.ckptvault.commit.CommitRecord;
+import dev.ckptvault.json.Json;
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.layout.RunId;
+import dev.ckptvault.storage.StorageCalls;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Reads and writes index rows. Knows the row shapes; decides nothing about states. */
+public final class IndexStore {
+    /** Lists in a row are capped so an entity stays far below 64 KiB per property. */
+    static final int LIST_CAP = 200;
+
+    private final TableClient table;
+    private final AtomicLong operations = new AtomicLong();
+
+    public IndexStore(TableClient table) {
+        this.table = table;
+    }
+
+    /** Table operations issued so far (reads, writes, queries, transactions): for measurements. */
+    public long operations() {
+        return operations.get();
+    }
+
+    // ---- file rows ----------------------------------------------------------------------------
+
+    /** A file as the index last saw it; {@code sequencer} is empty for rows rebuilt from a listing. */
+    public record FileRow(String path, long size, String etag, String sequencer, boolean deleted,
+                          Long recordedSize, String recordedEtag, String sha256, String rowEtag) {
+    }
+
+    public Optional<FileRow> file(CheckpointId id, String path) {
+        return get(IndexKeys.filePartition(id), IndexKeys.fileRow(path)).map(IndexStore::toFile);
+    }
+
+    public List<FileRow> files(CheckpointId id) {
+        List<FileRow> out = new ArrayList<>();
+        query("PartitionKey eq " + IndexKeys.literal(IndexKeys.filePartition(id)), null)
+                .forEach(e -> out.add(toFile(e)));
+        return out;
+    }
+
+    /**
+     * Writes what an event says of one file, only if the row is still the version read before
+     * ({@code expectedRowEtag}; null = the row must not exist yet).
+     *
+     * @return false when another writer got there first (re-read and decide again)
+     */
+    public boolean putFileConditionally(CheckpointId id, String path, long size, String etag, String sequencer,
+                                        boolean deleted, String expectedRowEtag) {
+        TableEntity e = new TableEntity(IndexKeys.filePartition(id), IndexKeys.fileRow(path))
+                .addProperty("Path", path).addProperty("Size", size).addProperty("ETag", etag == null ? "" : etag)
+                .addProperty("Sequencer", sequencer).addProperty("Deleted", deleted);
+        return StorageCalls.call("write a file row", () -> {
+            operations.incrementAndGet();
+            try {
+                if (expectedRowEtag == null) {
+                    table.createEntity(e);
+                } else {
+                    e.getProperties().put("odata.etag", expectedRowEtag);
+                    table.updateEntityWithResponse(e, TableEntityUpdateMode.MERGE, true, null, Context.NONE);
+                }
+                return true;
+            } catch (TableServiceException ex) {
+                int s = StorageCalls.status(ex);
+                if (s == 409 || s == 412 || s == 404) {
+                    return false;
+                }
+                throw ex;
+            }
+        });
+    }
+
+    /** Rebuilds the file rows of a checkpoint from a listing (reindex); rows of vanished blobs are marked deleted. */
+    public void replaceFiles(CheckpointId id, StepListing listing, CommitRecord record) {
+        String pk = IndexKeys.filePartition(id);
+        List<TableTransactionAction> actions = new ArrayList<>();
+        java.util.Set<String> present = new java.util.HashSet<>();
+        listing.files().forEach((path, b) -> {
+            present.add(path);
+            TableEntity e = new TableEntity(pk, IndexKeys.fileRow(path)).addProperty("Path", path)
+                    .addProperty("Size", b.size()).addProperty("ETag", b.etag()).addProperty("Sequencer", "")
+                    .addProperty("Deleted", false);
+            addRecorded(e, record, path);
+            actions.add(new TableTransactionAction(TableTransactionActionType.UPSERT_REPLACE, e));
+        });
+        if (record != null) {
+            for (CommitRecord.File f : record.files()) {
+                if (!present.contains(f.path())) {
+                    TableEntity e = new TableEntity(pk, IndexKeys.fileRow(f.path())).addProperty("Path", f.path())
+                            .addProperty("Size", 0L).addProperty("ETag", "").addProperty("Sequencer", "")
+                            .addProperty("Deleted", true);
+                    addRecorded(e, record, f.path());
+                    present.add(f.path());
+                    actions.add(new TableTransactionAction(TableTransactionActionType.UPSERT_REPLACE, e));
+                }
+            }
+        }
+        for (FileRow old : files(id)) {
+            if (!present.contains(old.path())) {
+                TableEntity e = new TableEntity(pk, IndexKeys.fileRow(old.path())).addProperty("Path", old.path())
+                        .addProperty("Size", 0L).addProperty("ETag", "").addProperty("Sequencer", "")
+                        .addProperty("Deleted", true);
+                actions.add(new TableTransactionAction(TableTransactionActionType.UPSERT_REPLACE, e));
+            }
+        }
+        transact(actions);
+    }
+
+    /** Adds the commit record's view (size, eTag, sha256) to every recorded file's row. */
+    public void markRecorded(CheckpointId id, CommitRecord record) {
+        String pk = IndexKeys.filePartition(id);
+        List<TableTransactionAction> actions = new ArrayList<>();
+        for (CommitRecord.File f : record.files()) {
+            TableEntity e = new TableEntity(pk, IndexKeys.fileRow(f.path())).addProperty("Path", f.path());
+            addRecorded(e, record, f.path());
+            actions.add(new TableTransactionAction(TableTransactionActionType.UPSERT_MERGE, e));
+        }
+        transact(actions);
+    }
+
+    private static void addRecorded(TableEntity e, CommitRecord record, String path) {
+        if (record == null) {
+            return;
+        }
+        record.files().stream().filter(f -> f.path().equals(path)).findFirst().ifPresent(f -> {
+            e.addProperty("RecSize", f.size()).addProperty("RecETag", f.etag());
+            if (f.sha256() != null) {
+                e.addProperty("Sha256", f.sha256());
+            }
+        });
+    }
+
+    private void transact(List<TableTransactionAction> actions) {
+        // A transaction holds at most 100 operations on one partition.
+        for (int i = 0; i < actions.size(); i += 100) {
+            List<TableTransactionAction> chunk = actions.subList(i, Math.min(actions.size(), i + 100));
+            StorageCalls.run("write index rows", () -> {
+                operations.incrementAndGet();
+                table.submitTransaction(chunk);
+            });
+        }
+    }
+
+    private static FileRow toFile(TableEntity e) {
+        Map<String, Object> p = e.getProperties();
+        return new FileRow(str(p.get("Path")), num(p.get("Size")), str(p.get("ETag")), str(p.get("Sequencer")),
+                Boolean.TRUE.equals(p.get("Deleted")),
+                p.get("RecSize") == null ? null : num(p.get("RecSize")), (String) p.get("RecETag"),
+                (String) p.get("Sha256"), e.getETag());
+    }
+
+    // ---- checkpoint rows ----------------------------------------------------------------------
+
+    /** The indexed summary of a checkpoint: everything but its file list. */
+    public record CheckpointRow(Checkpoint summary, int fileCount) {
+    }
+
+    public Optional<CheckpointRow> checkpoint(CheckpointId id) {
+        return get(id.run().value(), IndexKeys.checkpointRow(id.step().value())).map(IndexStore::toCheckpoint);
+    }
+
+    public void putCheckpoint(Checkpoint c) {
+        TableEntity e = new TableEntity(c.runId(), IndexKeys.checkpointRow(c.step()))
+                .addProperty("Step", c.step()).addProperty("State", c.state().name()).addProperty("Tier", c.tier())
+                .addProperty("Bytes", c.bytes()).addProperty("FileCount", c.files().size())
+                .addProperty("Metrics", Json.write(c.metrics())).addProperty("Pinned", c.pinned())
+                .addProperty("Missing", Json.write(cap(c.missing()))).addProperty("MissingCount", c.missing().size())
+                .addProperty("Extra", Json.write(cap(c.extra()))).addProperty("ExtraCount", c.extra().size())
+                .addProperty("CreatedAt", time(c.createdAt()))
+                .addProperty("LastActivityAt", time(c.lastActivityAt()));
+        if (c.committedAt() != null) {
+            e.addProperty("CommittedAt", time(c.committedAt()));
+        }
+        StorageCalls.run("write a checkpoint row", () -> {
+            operations.incrementAndGet();
+            table.upsertEntityWithResponse(e, TableEntityUpdateMode.REPLACE, null, Context.NONE);
+        });
+    }
+
+    /** A page of a run's checkpoints, newest first, starting below {@code afterStep} when given. */
+    public List<CheckpointRow> checkpoints(RunId run, String state, Long afterStep, int limit) {
+        StringBuilder f = new StringBuilder("PartitionKey eq ").append(IndexKeys.literal(run.value()));
+        if (afterStep != null) {
+            f.append(" and RowKey gt ").append(IndexKeys.literal(IndexKeys.checkpointRow(afterStep)));
+        }
+        if (state != null) {
+            f.append(" and State eq ").append(IndexKeys.literal(state));
+        }
+        List<CheckpointRow> out = new ArrayList<>();
+        for (TableEntity e : query(f.toString(), limit)) {
+            out.add(toCheckpoint(e));
+            if (out.size() >= limit) {
+                break;
+            }
+        }
+        return out;
+    }
+
+    private static CheckpointRow toCheckpoint(TableEntity e) {
+        Map<String, Object> p = e.getProperties();
+        Checkpoint c = new Checkpoint(e.getPartitionKey(), num(p.get("Step")),
+                CheckpointState.valueOf(str(p.get("State"))), str(p.get("Tier")), List.of(),
+                Json.MAPPER.convertValue(Json.parse(str(p.get("Missing")), "row"), new TypeReference<List<String>>() { }),
+                Json.MAPPER.convertValue(Json.parse(str(p.get("Extra")), "row"), new TypeReference<List<String>>() { }),
+                num(p.get("Bytes")),
+                Json.MAPPER.convertValue(Json.parse(str(p.get("Metrics")), "row"),
+                        new TypeReference<Map<String, Double>>() { }),
+                Boolean.TRUE.equals(p.get("Pinned")), instant(p.get("CreatedAt")), instant(p.get("CommittedAt")),
+                instant(p.get("LastActivityAt")));
+        return new CheckpointRow(c, (int) num(p.get("FileCount")));
+    }
+
+    /** Removes every row of a checkpoint that no longer has any blob. */
+    public void dropCheckpoint(CheckpointId id) {
+        List<TableTransactionAction> actions = new ArrayList<>();
+        query("PartitionKey eq " + IndexKeys.literal(IndexKeys.filePartition(id)), null).forEach(e ->
+                actions.add(new TableTransactionAction(TableTransactionActionType.DELETE, e)));
+        transact(actions);
+        setOpen(id, false);
+        StorageCalls.run("drop a checkpoint row", () -> {
+            operations.incrementAndGet();
+            try {
+                table.deleteEntity(id.run().value(), IndexKeys.checkpointRow(id.step().value()));
+            } catch (TableServiceException e) {
+                if (StorageCalls.status(e) != 404) {
+                    throw e;
+                }
+            }
+        });
+    }
+
+    // ---- open checkpoints and runs -------------------------------------------------------------
+
+    public void setOpen(CheckpointId id, boolean open) {
+        StorageCalls.run("update the open set", () -> {
+            operations.incrementAndGet();
+            if (open) {
+                table.upsertEntity(new TableEntity(IndexKeys.OPEN, IndexKeys.openRow(id))
+                        .addProperty("RunId", id.run().value()).addProperty("Step", id.step().value()));
+            } else {
+                try {
+                    table.deleteEntity(IndexKeys.OPEN, IndexKeys.openRow(id));
+                } catch (TableServiceException e) {
+                    if (StorageCalls.status(e) != 404) {
+                        throw e;
+                    }
+                }
+            }
+        });
+    }
+
+    public List<CheckpointId> open() {
+        List<CheckpointId> out = new ArrayList<>();
+        query("PartitionKey eq " + IndexKeys.literal(IndexKeys.OPEN), null).forEach(e -> out.add(
+                new CheckpointId(new RunId(str(e.getProperties().get("RunId"))),
+                        dev.ckptvault.layout.Step.of(num(e.getProperties().get("Step"))))));
+        return out;
+    }
+
+    public void putRun(RunId run, Instant createdAt) {
+        StorageCalls.run("write a run row", () -> {
+            operations.incrementAndGet();
+            table.upsertEntityWithResponse(new TableEntity(IndexKeys.RUNS, run.value())
+                    .addProperty("CreatedAt", time(createdAt)), TableEntityUpdateMode.MERGE, null, Context.NONE);
+        });
+    }
+
+    public record RunRow(RunId run, Instant createdAt) {
+    }
+
+    public Optional<RunRow> run(RunId run) {
+        return get(IndexKeys.RUNS, run.value())
+                .map(e -> new RunRow(run, instant(e.getProperties().get("CreatedAt"))));
+    }
+
+    public List<RunRow> runs(String afterRunId, int limit) {
+        String f = "PartitionKey eq " + IndexKeys.literal(IndexKeys.RUNS)
+                + (afterRunId == null ? "" : " and RowKey gt " + IndexKeys.literal(afterRunId));
+        List<RunRow> out = new ArrayList<>();
+        for (TableEntity e : query(f, limit)) {
+            out.add(new RunRow(new RunId(e.getRowKey()), instant(e.getProperties().get("CreatedAt"))));
+            if (out.size() >= limit) {
+                break;
+            }
+        }
+        return out;
+    }
+
+    /** Reachability probe for health: one cheap query that needs the table to exist. */
+    public void probe() {
+        query("PartitionKey eq " + IndexKeys.literal(IndexKeys.OPEN), 1);
+    }
+
+    // ---- plumbing -----------------------------------------------------------------------------
+
+    private Optional<TableEntity> get(String pk, String rk) {
+        return StorageCalls.call("read an index row", () -> {
+            operations.incrementAndGet();
+            try {
+                return Optional.of(table.getEntity(pk, rk));
+            } catch (TableServiceException e) {
+                if (StorageCalls.status(e) == 404) {
+                    return Optional.empty();
+                }
+                throw e;
+            }
+        });
+    }
+
+    private Iterable<TableEntity> query(String filter, Integer top) {
+        return StorageCalls.call("query the index", () -> {
+            operations.incrementAndGet();
+            ListEntitiesOptions o = new ListEntitiesOptions().setFilter(filter);
+            if (top != null) {
+                o.setTop(Math.min(top, 1000));
+            }
+            List<TableEntity> out = new ArrayList<>();
+            for (TableEntity e : table.listEntities(o, null, Context.NONE)) {
+                out.add(e);
+                if (top != null && out.size() >= top) {
+                    break;
+                }
+            }
+            return out;
+        });
+    }
+
+    private static List<String> cap(List<String> list) {
+        return list.size() <= LIST_CAP ? list : list.subList(0, LIST_CAP);
+    }
+
+    private static OffsetDateTime time(Instant i) {
+        return (i == null ? Instant.EPOCH : i).atOffset(ZoneOffset.UTC);
+    }
+
+    private static Instant instant(Object o) {
+        if (o == null) {
+            return null;
+        }
+        if (o instanceof OffsetDateTime t) {
+            return t.toInstant();
+        }
+        return OffsetDateTime.parse(o.toString()).toInstant();
+    }
+
+    private static long num(Object o) {
+        return o == null ? 0 : ((Number) o).longValue();
+    }
+
+    private static String str(Object o) {
+        return o == null ? "" : o.toString();
+    }
+}

@@ -1,0 +1,79 @@
+package dev.ckptvault.index;
+
+import com.azure.storage.blob.models.BlobItem;
+import dev.ckptvault.commit.CheckpointSync;
+import dev.ckptvault.layout.BlobName;
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.layout.RunId;
+import dev.ckptvault.storage.ContainerStore;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Rebuilds the index from the container alone: run records, files, manifests, commit records and
+ * tombstones. Index rows of checkpoints that no longer have any blob are dropped.
+ */
+public final class Reindexer {
+    private final ContainerStore store;
+    private final IndexStore index;
+    private final CheckpointSync sync;
+
+    public Reindexer(ContainerStore store, IndexStore index, CheckpointSync sync) {
+        this.store = store;
+        this.index = index;
+        this.sync = sync;
+    }
+
+    /** @param only one run, or null for every run in the container */
+    public Map<String, Object> reindex(RunId only) {
+        Map<RunId, Instant> runs = new TreeMap<>();
+        Set<CheckpointId> checkpoints = new TreeSet<>();
+        int ignored = 0;
+        for (BlobItem item : store.list(only == null ? "" : only.prefix(), false)) {
+            BlobName name = BlobName.parse(item.getName()).orElse(null);
+            if (name instanceof BlobName.RunRecord r) {
+                runs.put(r.run(), StoredBlob.of(item).createdAt());
+            } else if (name instanceof BlobName.File f) {
+                checkpoints.add(f.checkpoint());
+                runs.putIfAbsent(f.checkpoint().run(), StoredBlob.of(item).createdAt());
+            } else if (name instanceof BlobName.Record rec) {
+                checkpoints.add(rec.checkpoint());
+                runs.putIfAbsent(rec.checkpoint().run(), StoredBlob.of(item).createdAt());
+            } else {
+                ignored++;
+            }
+        }
+        runs.forEach(index::putRun);
+        Map<CheckpointState, Integer> states = new EnumMap<>(CheckpointState.class);
+        for (CheckpointId id : checkpoints) {
+            Checkpoint c = sync.rebuild(id);
+            if (c != null) {
+                states.merge(c.state(), 1, Integer::sum);
+            }
+        }
+        int dropped = 0;
+        for (RunId run : runs.keySet()) {
+            List<Checkpoint> indexed = sync.allOfRun(run);
+            for (Checkpoint c : indexed) {
+                CheckpointId id = CheckpointId.of(c.runId(), c.step());
+                if (!checkpoints.contains(id)) {
+                    index.dropCheckpoint(id);
+                    dropped++;
+                }
+            }
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("runs", runs.size());
+        out.put("checkpoints", checkpoints.size());
+        out.put("states", states);
+        out.put("droppedRows", dropped);
+        out.put("ignoredBlobs", ignored);
+        return out;
+    }
+}

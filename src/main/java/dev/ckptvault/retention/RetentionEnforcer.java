@@ -1,0 +1,299 @@
+package dev.ckptvault.retention;
+
+import com.azure.core.http.rest.Response;
+import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.batch.BlobBatch;
+import com.azure.storage.blob.batch.BlobBatchClient;
+import com.azure.storage.blob.models.AccessTier;
+import com.azure.storage.blob.models.BlobItem;
+import com.azure.storage.blob.models.BlobRequestConditions;
+import com.azure.storage.blob.models.BlobStorageException;
+import com.azure.storage.blob.models.DeleteSnapshotsOptionType;
+import com.azure.storage.blob.models.LeaseStatusType;
+import com.azure.storage.blob.specialized.BlobLeaseClientBuilder;
+import dev.ckptvault.commit.CommitRecord;
+import dev.ckptvault.events.OutgoingEvents;
+import dev.ckptvault.index.Checkpoint;
+import dev.ckptvault.index.CheckpointIndex;
+import dev.ckptvault.index.CheckpointState;
+import dev.ckptvault.error.StorageUnavailableException;
+import dev.ckptvault.json.Json;
+import dev.ckptvault.layout.BlobName;
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.storage.ContainerStore;
+import dev.ckptvault.storage.StorageCalls;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.logging.Logger;
+
+/**
+ * Carries out removals: delete (tombstone first, then the blobs with the Blob Batch API, then
+ * the index) or cool (Cool tier for the files). Every step is idempotent and re-checks storage, so
+ * a crash anywhere is finished by the next sweep, and a checkpoint that changed since it was
+ * planned (pinned, committed, written to) is left alone.
+ */
+public final class RetentionEnforcer {
+    /** The Blob Batch API takes at most 256 sub-requests per batch. */
+    public static final int BATCH_SIZE = 256;
+    private static final Logger LOG = Logger.getLogger(RetentionEnforcer.class.getName());
+
+    public enum Outcome { DELETED, COOLED, UNCHANGED, SKIPPED }
+
+    /** What happened to one checkpoint. */
+    public record Result(long step, Outcome outcome, String detail) {
+    }
+
+    /** Points where tests inject crashes; production uses {@link #NONE}. */
+    public interface Faults {
+        void reached(String point, CheckpointId id);
+    }
+
+    public static final Faults NONE = (point, id) -> { };
+    public static final String AFTER_TOMBSTONE = "afterTombstone";
+    public static final String AFTER_FILES = "afterFiles";
+
+    private final BlobContainerClient container;
+    private final BlobBatchClient batch;
+    private final ContainerStore store;
+    private final CheckpointIndex index;
+    private final OutgoingEvents events;
+    private final Clock clock;
+    private final Faults faults;
+
+    public RetentionEnforcer(BlobBatchClient batch, ContainerStore store, CheckpointIndex index, OutgoingEvents events,
+                             Clock clock, Faults faults) {
+        this.container = store.client();
+        this.batch = batch;
+        this.store = store;
+        this.index = index;
+        this.events = events;
+        this.clock = clock;
+        this.faults = faults;
+    }
+
+    /** Applies one removal the planner decided from {@code seen} (the index row it planned with). */
+    public Result apply(Checkpoint seen, RetentionPlan.Removed removal) {
+        CheckpointId id = CheckpointId.of(seen.runId(), seen.step());
+        if (seen.state() == CheckpointState.DELETING) {
+            return finish(id);
+        }
+        if (seen.state() == CheckpointState.COMMITTED && RetentionPolicy.Action.COOL.json().equals(removal.action())) {
+            return cool(seen);
+        }
+        return delete(seen, removal.reason(), false);
+    }
+
+    /**
+     * Deletes one checkpoint. Unless {@code force}, a checkpoint that changed since {@code seen}
+     * was read, or got pinned meanwhile, is left alone.
+     */
+    public Result delete(Checkpoint seen, String reason, boolean force) {
+        CheckpointId id = CheckpointId.of(seen.runId(), seen.step());
+        Map<BlobName.Kind, BlobItem> records = store.records(id);
+        if (!records.containsKey(BlobName.Kind.TOMBSTONE)) {
+            Checkpoint fresh = index.refresh(id);
+            if (!force && !sameAsPlanned(seen, fresh)) {
+                return new Result(seen.step(), Outcome.SKIPPED, "changed since it was planned (now " + fresh.state()
+                        + (fresh.pinned() ? ", pinned" : "") + "); the next sweep plans again");
+            }
+            boolean hadCommit = records.containsKey(BlobName.Kind.COMMIT);
+            List<String> blobs = store.list(id.prefix(), false).stream().map(BlobItem::getName).toList();
+            Instant now = Instant.now(clock);
+            Tombstone t = new Tombstone(id.run().value(), id.step().value(), now, reason, fresh.state(), hadCommit, blobs,
+                    hadCommit ? events.data(fresh, now, reason) : null);
+            if (store.createIfAbsent(id.tombstoneBlob(), Json.bytes(t), Map.of())) {
+                // Re-read after writing: a pin or a commit that landed between the check above and the
+                // tombstone is seen here (the pin and commit paths check for a tombstone after their write).
+                Optional<String> abort = force ? Optional.empty() : changedUnderTombstone(id, hadCommit);
+                if (abort.isPresent()) {
+                    Map<BlobName.Kind, BlobItem> now2 = store.records(id);
+                    BlobItem tomb = now2.get(BlobName.Kind.TOMBSTONE);
+                    if (tomb != null) {
+                        store.deleteIfMatch(id.tombstoneBlob(), tomb.getProperties().getETag());
+                    }
+                    index.refresh(id);
+                    return new Result(seen.step(), Outcome.SKIPPED, abort.get());
+                }
+            }
+            faults.reached(AFTER_TOMBSTONE, id);
+            index.refresh(id);
+        }
+        return finish(id);
+    }
+
+    private Optional<String> changedUnderTombstone(CheckpointId id, boolean hadCommit) {
+        Map<BlobName.Kind, BlobItem> records = store.records(id);
+        if (!hadCommit && records.containsKey(BlobName.Kind.COMMIT)) {
+            return Optional.of("committed while its deletion began; deletion undone");
+        }
+        if (hadCommit && "true".equals(store.metadata(id.commitBlob()).orElse(Map.of())
+                .get(CommitRecord.PINNED_METADATA))) {
+            return Optional.of("pinned while its deletion began; deletion undone");
+        }
+        return Optional.empty();
+    }
+
+    /** The inputs of the plan's decision are unchanged: state, pin, commit time, last activity. */
+    static boolean sameAsPlanned(Checkpoint seen, Checkpoint fresh) {
+        return seen.state() == fresh.state() && seen.pinned() == fresh.pinned()
+                && Objects.equals(seen.committedAt(), fresh.committedAt())
+                && (seen.state() == CheckpointState.COMMITTED
+                        || Objects.equals(seen.lastActivityAt(), fresh.lastActivityAt()));
+    }
+
+    /**
+     * Finishes a deletion whose tombstone exists: files first, then the app's records (the commit
+     * record last, as it holds the lease id), then the index. Missing blobs are fine.
+     */
+    public Result finish(CheckpointId id) {
+        Optional<Tombstone> tombstone = store.download(id.tombstoneBlob()).map(b -> Json.read(b, Tombstone.class));
+        if (tombstone.isEmpty()) {
+            return new Result(id.step().value(), Outcome.SKIPPED, "no tombstone: nothing to finish");
+        }
+        String leaseId = leaseId(id).orElse(null);
+        List<BlobItem> all = store.list(id.prefix(), false);
+        List<BlobItem> files = new ArrayList<>();
+        List<BlobItem> records = new ArrayList<>();
+        for (BlobItem b : all) {
+            if (b.getName().equals(id.tombstoneBlob())) {
+                continue;
+            }
+            (b.getName().substring(id.prefix().length()).startsWith("_") ? records : files).add(b);
+        }
+        deleteAll(files, leaseId);
+        faults.reached(AFTER_FILES, id);
+        records.sort((a, b) -> Boolean.compare(a.getName().equals(id.commitBlob()), b.getName().equals(id.commitBlob())));
+        deleteAll(records, leaseId);
+        Checkpoint after = index.refresh(id);
+        if (after.state() != CheckpointState.DELETED) {
+            return new Result(id.step().value(), Outcome.SKIPPED, "still " + after.state() + " after deleting; the next sweep finishes it");
+        }
+        Tombstone t = tombstone.get();
+        if (t.committed() && t.event() != null) {
+            events.deleted(id, t.event());
+        }
+        LOG.info("deleted " + id + " (" + (files.size() + records.size()) + " blobs): " + t.reason());
+        return new Result(id.step().value(), Outcome.DELETED, t.reason());
+    }
+
+    private Optional<String> leaseId(CheckpointId id) {
+        return store.download(id.commitBlob()).flatMap(b -> {
+            try {
+                return Optional.ofNullable(Json.read(b, CommitRecord.class).leaseId());
+            } catch (RuntimeException e) {
+                return Optional.empty();
+            }
+        });
+    }
+
+    private static boolean leased(BlobItem b) {
+        return b.getProperties() != null && b.getProperties().getLeaseStatus() == LeaseStatusType.LOCKED;
+    }
+
+    /** Deletes with the Blob Batch API; a blob whose lease the batch could not satisfy is unleased and deleted alone. */
+    private void deleteAll(List<BlobItem> blobs, String leaseId) {
+        List<BlobItem> retry = new ArrayList<>();
+        for (int from = 0; from < blobs.size(); from += BATCH_SIZE) {
+            List<BlobItem> chunk = blobs.subList(from, Math.min(blobs.size(), from + BATCH_SIZE));
+            BlobBatch b = batch.getBlobBatch();
+            List<Response<Void>> responses = new ArrayList<>(chunk.size());
+            for (BlobItem item : chunk) {
+                BlobRequestConditions cond = leased(item) && leaseId != null
+                        ? new BlobRequestConditions().setLeaseId(leaseId) : null;
+                responses.add(b.deleteBlob(container.getBlobClient(item.getName()).getBlobUrl(),
+                        DeleteSnapshotsOptionType.INCLUDE, cond));
+            }
+            StorageCalls.run("delete a batch of " + chunk.size() + " blobs",
+                    () -> batch.submitBatchWithResponse(b, false, null, null));
+            for (int i = 0; i < chunk.size(); i++) {
+                int status = responses.get(i).getStatusCode();
+                if (status == 404 || status < 300) {
+                    continue;
+                }
+                if (status == 412 || status == 409) {
+                    retry.add(chunk.get(i)); // lease held with another id, or broken and re-taken
+                } else if (status >= 500 || status == 429 || status == 408) {
+                    throw new StorageUnavailableException("storage refused deleting " + chunk.get(i).getName()
+                            + " (status " + status + ")", null);
+                } else {
+                    throw new BlobBatchFailure(chunk.get(i).getName(), status);
+                }
+            }
+        }
+        for (BlobItem item : retry) {
+            deleteBreakingLease(item.getName());
+        }
+    }
+
+    private void deleteBreakingLease(String name) {
+        StorageCalls.run("delete " + name, () -> {
+            var blob = container.getBlobClient(name);
+            try {
+                new BlobLeaseClientBuilder().blobClient(blob).buildClient().breakLeaseWithResponse(0, null, null, null);
+            } catch (BlobStorageException e) {
+                if (e.getStatusCode() != 404 && e.getStatusCode() != 409) {
+                    throw e;
+                }
+            }
+            try {
+                blob.delete();
+            } catch (BlobStorageException e) {
+                if (e.getStatusCode() != 404) {
+                    throw e;
+                }
+            }
+        });
+    }
+
+    /** Moves a COMMITTED checkpoint's files to the Cool tier, keeping their commit lease. */
+    public Result cool(Checkpoint seen) {
+        CheckpointId id = CheckpointId.of(seen.runId(), seen.step());
+        Checkpoint fresh = index.refresh(id);
+        if (!sameAsPlanned(seen, fresh)) {
+            return new Result(seen.step(), Outcome.SKIPPED, "changed since it was planned; the next sweep plans again");
+        }
+        String leaseId = leaseId(id).orElse(null);
+        List<BlobItem> files = store.list(id.prefix(), false).stream()
+                .filter(b -> !b.getName().substring(id.prefix().length()).startsWith("_"))
+                .filter(b -> b.getProperties().getAccessTier() != AccessTier.COOL)
+                .toList();
+        if (files.isEmpty()) {
+            return new Result(seen.step(), Outcome.UNCHANGED, "already cool");
+        }
+        for (int from = 0; from < files.size(); from += BATCH_SIZE) {
+            List<BlobItem> chunk = files.subList(from, Math.min(files.size(), from + BATCH_SIZE));
+            BlobBatch b = batch.getBlobBatch();
+            List<Response<Void>> responses = new ArrayList<>(chunk.size());
+            for (BlobItem item : chunk) {
+                String url = container.getBlobClient(item.getName()).getBlobUrl();
+                responses.add(leased(item) && leaseId != null
+                        ? b.setBlobAccessTier(url, AccessTier.COOL, leaseId)
+                        : b.setBlobAccessTier(url, AccessTier.COOL));
+            }
+            StorageCalls.run("set the tier of a batch of " + chunk.size() + " blobs",
+                    () -> batch.submitBatchWithResponse(b, false, null, null));
+            for (int i = 0; i < chunk.size(); i++) {
+                int status = responses.get(i).getStatusCode();
+                if (status >= 300 && status != 404) {
+                    throw new BlobBatchFailure(chunk.get(i).getName(), status);
+                }
+            }
+        }
+        index.refresh(id);
+        return new Result(seen.step(), Outcome.COOLED, files.size() + " files moved to the Cool tier");
+    }
+
+    /** A sub-request of a batch failed in a way retention does not expect; the sweep tries again. */
+    public static final class BlobBatchFailure extends RuntimeException {
+        public BlobBatchFailure(String blobName, int status) {
+            super("batch sub-request for " + blobName + " failed with status " + status);
+        }
+    }
+
+}

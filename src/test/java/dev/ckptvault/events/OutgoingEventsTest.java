@@ -1,0 +1,227 @@
+package dev.ckptvault.events;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.azure.core.http.netty.NettyAsyncHttpClientBuilder;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import dev.ckptvault.index.Checkpoint;
+import dev.ckptvault.json.Json;
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.testing.AzuriteExtension;
+import dev.ckptvault.testing.CheckpointFixture;
+import dev.ckptvault.wiring.AppContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Outgoing events through the real Event Grid client to a local HTTPS endpoint (azure-core sends
+ * keys only over HTTPS), checking the exact request a topic would receive.
+ */
+class OutgoingEventsTest {
+    @RegisterExtension
+    static final AzuriteExtension AZURITE = new AzuriteExtension();
+    static final String KEY = "test-topic-key";
+
+    @TempDir
+    static Path dir;
+    static HttpsServer server;
+    static final List<Map<String, String>> headers = new CopyOnWriteArrayList<>();
+    static final List<String> bodies = new CopyOnWriteArrayList<>();
+    static final AtomicInteger failNext = new AtomicInteger();
+    static AppContext ctx;
+    static OutgoingEvents events;
+    static CheckpointFixture fixture;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        Path keystore = dir.resolve("topic.p12");
+        Process p = new ProcessBuilder("keytool", "-genkeypair", "-alias", "topic", "-keyalg", "RSA", "-keysize", "2048",
+                "-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "1",
+                "-storetype", "PKCS12", "-keystore", keystore.toString(), "-storepass", "changeit", "-keypass", "changeit")
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, out);
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(keystore)) {
+            ks.load(in, "changeit".toCharArray());
+        }
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, "changeit".toCharArray());
+        SSLContext ssl = SSLContext.getInstance("TLS");
+        ssl.init(kmf.getKeyManagers(), null, null);
+        server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.setHttpsConfigurator(new HttpsConfigurator(ssl));
+        server.createContext("/api/events", exchange -> {
+            Map<String, String> h = new java.util.TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+            exchange.getRequestHeaders().forEach((k, v) -> h.put(k, v.get(0)));
+            h.put(":method", exchange.getRequestMethod());
+            h.put(":query", String.valueOf(exchange.getRequestURI().getQuery()));
+            byte[] body = exchange.getRequestBody().readAllBytes();
+            int status = failNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0 ? 503 : 200;
+            if (status == 200) {
+                headers.add(h);
+                bodies.add(new String(body, StandardCharsets.UTF_8));
+            }
+            exchange.sendResponseHeaders(status, -1);
+            exchange.close();
+        });
+        server.start();
+
+        OutgoingEventPublisher publisher = eventsPublisher();
+
+        ctx = AZURITE.context(Map.of("CKPT_RETENTION_KEEP_LAST", "100"), Clock.systemUTC());
+        events = new OutgoingEvents(publisher, ctx.store(), ctx.config().container(),
+                ctx.storage().blobService().getAccountUrl());
+        fixture = new CheckpointFixture(ctx);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        if (server != null) {
+            server.stop(0);
+        }
+    }
+
+    @Test
+    void checkpointCommittedArrivesWithTheKeyAndTheExactPayloadThenIsMarked() {
+        headers.clear();
+        bodies.clear();
+        Checkpoint c = fixture.commit("evt-run", 1200, 2, Map.of("val_loss", 1.25));
+        assertTrue(events.committed(c));
+
+        assertEquals(1, bodies.size());
+        Map<String, String> h = headers.get(0);
+        assertEquals("POST", h.get(":method"));
+        assertEquals(KEY, h.get("aeg-sas-key"));
+        assertTrue(h.get(":query").contains("api-version=2018-01-01"), h.get(":query"));
+        assertTrue(h.get("content-type").startsWith("application/json"), h.get("content-type"));
+
+        JsonNode body = Json.parse(bodies.get(0), "body");
+        assertTrue(body.isArray());
+        assertEquals(1, body.size());
+        JsonNode e = body.get(0);
+        assertEquals(UUID.nameUUIDFromBytes("evt-run/1200/CheckpointCommitted".getBytes(StandardCharsets.UTF_8))
+                .toString(), e.get("id").asText());
+        assertEquals("runs/evt-run/checkpoints/1200", e.get("subject").asText());
+        assertEquals("CheckpointCommitted", e.get("eventType").asText());
+        assertEquals("1.0", e.get("dataVersion").asText());
+        assertEquals(c.committedAt(), java.time.OffsetDateTime.parse(e.get("eventTime").asText()).toInstant());
+        assertEquals(List.of("data", "dataVersion", "eventTime", "eventType", "id", "subject"),
+                sortedNames(e));
+
+        JsonNode d = e.get("data");
+        String accountUrl = ctx.storage().blobService().getAccountUrl();
+        assertEquals("evt-run", d.get("runId").asText());
+        assertEquals(1200, d.get("step").asLong());
+        assertEquals("checkpoints", d.get("container").asText());
+        assertEquals("evt-run/step-000000001200/", d.get("blobPrefix").asText());
+        assertEquals(accountUrl, d.get("blobServiceUrl").asText());
+        assertEquals(1.25, d.get("metrics").get("val_loss").asDouble());
+        assertEquals(c.bytes(), d.get("bytes").asLong());
+        assertEquals(2, d.get("files").size());
+        JsonNode f0 = d.get("files").get(0);
+        assertEquals(List.of("etag", "path", "sha256", "size"), sortedNames(f0));
+        assertEquals(c.files().get(0).path(), f0.get("path").asText());
+        assertEquals(c.files().get(0).etag(), f0.get("etag").asText());
+        assertEquals(c.files().get(0).size(), f0.get("size").asLong());
+        assertEquals("ab".repeat(32), f0.get("sha256").asText());
+        assertFalse(bodies.get(0).contains("sig="), "no SAS in the event");
+        assertFalse(bodies.get(0).contains("leaseId"), "no lease id in the event");
+
+        CheckpointId id = CheckpointId.of("evt-run", 1200);
+        assertEquals("true", ctx.store().metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
+        assertEquals("false", ctx.store().metadata(id.commitBlob()).orElseThrow().get("pinned"), "other metadata kept");
+        assertEquals(0, events.republishCommitted(List.of(c)), "a marked event is not sent again");
+        assertEquals(1, bodies.size());
+    }
+
+    @Test
+    void aFailedPublishLeavesNoMarkAndTheSweepSendsItLater() {
+        headers.clear();
+        bodies.clear();
+        Checkpoint c = fixture.commit("evt-retry", 7, 1, Map.of());
+        failNext.set(10); // more than the client's own retries
+        assertFalse(events.committed(c), "a failed publish is reported, not thrown");
+        failNext.set(0);
+        CheckpointId id = CheckpointId.of("evt-retry", 7);
+        assertNull(ctx.store().metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
+
+        OutgoingEvents restarted = new OutgoingEvents(eventsPublisher(), ctx.store(), ctx.config().container(),
+                ctx.storage().blobService().getAccountUrl());
+        assertEquals(1, restarted.republishCommitted(ctx.index().allOfRun(id.run())));
+        assertEquals(1, bodies.size());
+        assertEquals(OutgoingEvent.idOf("evt-retry", 7, OutgoingEvent.COMMITTED),
+                Json.parse(bodies.get(0), "b").get(0).get("id").asText());
+        assertEquals("true", ctx.store().metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
+    }
+
+    @Test
+    void checkpointDeletedIsSentWhenRetentionDeletesACommittedCheckpoint() {
+        headers.clear();
+        bodies.clear();
+        fixture.commit("evt-del", 1, 1, Map.of());
+        fixture.commit("evt-del", 2, 1, Map.of());
+        assertTrue(ctx.afterCommit().drain(java.time.Duration.ofSeconds(60)));
+        var enforcer = new dev.ckptvault.retention.RetentionEnforcer(
+                new com.azure.storage.blob.batch.BlobBatchClientBuilder(ctx.storage().container()).buildClient(),
+                ctx.store(), ctx.index(), events, Clock.systemUTC(), dev.ckptvault.retention.RetentionEnforcer.NONE);
+        CheckpointId id = CheckpointId.of("evt-del", 1);
+        enforcer.delete(ctx.index().refresh(id), "test deletion", false);
+        JsonNode e = Json.parse(bodies.get(bodies.size() - 1), "b").get(0);
+        assertEquals("CheckpointDeleted", e.get("eventType").asText());
+        assertEquals(OutgoingEvent.idOf("evt-del", 1, OutgoingEvent.DELETED), e.get("id").asText());
+        assertEquals("test deletion", e.get("data").get("reason").asText());
+        assertTrue(e.get("data").hasNonNull("deletedAt"));
+        assertEquals("true", ctx.store().metadata(id.tombstoneBlob()).orElseThrow().get(OutgoingEvents.DELETED_MARK));
+    }
+
+    private static OutgoingEventPublisher eventsPublisher() {
+        try {
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            try (InputStream in = Files.newInputStream(dir.resolve("topic.p12"))) {
+                ks.load(in, "changeit".toCharArray());
+            }
+            var trusting = SslContextBuilder.forClient().trustManager((X509Certificate) ks.getCertificate("topic")).build();
+            return new EventGridOutgoingPublisher(
+                    URI.create("https://127.0.0.1:" + server.getAddress().getPort() + "/api/events"), Optional.of(KEY),
+                    new NettyAsyncHttpClientBuilder(reactor.netty.http.client.HttpClient.create()
+                            .secure(spec -> spec.sslContext(trusting))).build());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static List<String> sortedNames(JsonNode node) {
+        List<String> names = new java.util.ArrayList<>();
+        node.fieldNames().forEachRemaining(names::add);
+        java.util.Collections.sort(names);
+        return names;
+    }
+}

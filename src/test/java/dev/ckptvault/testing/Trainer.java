@@ -1,0 +1,117 @@
+package dev.ckptvault.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.microsoft.azure.functions.HttpMethod;
+import dev.ckptvault.functions.BlobEventsFunction;
+import dev.ckptvault.functions.CommitCheckpointFunction;
+import dev.ckptvault.functions.GetCheckpointFunction;
+import dev.ckptvault.functions.GetLatestCheckpointFunction;
+import dev.ckptvault.functions.RequestUploadsFunction;
+import dev.ckptvault.json.Json;
+import dev.ckptvault.local.LocalHttpRequest;
+import dev.ckptvault.local.LocalHttpResponse;
+import dev.ckptvault.wiring.AppContext;
+import java.net.http.HttpResponse;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a trainer does, through the app's function classes and the issued URLs (plain HTTP), plus
+ * what Event Grid would deliver for each write, built from the documented sample payloads.
+ */
+public final class Trainer {
+    private final AppContext ctx;
+
+    public Trainer(AppContext ctx) {
+        this.ctx = ctx;
+    }
+
+    public record Call(int status, JsonNode body, String text) {
+    }
+
+    private static Call call(Object response) {
+        LocalHttpResponse r = (LocalHttpResponse) response;
+        String text = r.bodyText();
+        return new Call(r.getStatusCode(), text.isEmpty() ? null : Json.parse(text, "response"), text);
+    }
+
+    public Call uploads(String run, long step, List<String> paths) {
+        StringBuilder b = new StringBuilder("{\"files\":[");
+        for (int i = 0; i < paths.size(); i++) {
+            b.append(i == 0 ? "" : ",").append("{\"path\":\"").append(paths.get(i)).append("\"}");
+        }
+        b.append("]}");
+        return call(ctx.function(RequestUploadsFunction.class).run(post("/api/runs/" + run + "/checkpoints/" + step
+                + "/uploads", b.toString()), run, Long.toString(step)));
+    }
+
+    /** Asks for URLs and PUTs each file's bytes; returns path -> eTag. */
+    public Map<String, String> write(String run, long step, Map<String, byte[]> files) throws Exception {
+        Call u = uploads(run, step, List.copyOf(files.keySet()));
+        if (u.status() != 200) {
+            throw new AssertionError("uploads answered " + u.status() + ": " + u.text());
+        }
+        Map<String, String> etags = new LinkedHashMap<>();
+        for (JsonNode up : u.body().get("uploads")) {
+            HttpResponse<String> r = Http.putBlob(up.get("url").asText(), files.get(up.get("path").asText()));
+            if (r.statusCode() != 201) {
+                throw new AssertionError("PUT answered " + r.statusCode() + ": " + r.body());
+            }
+            etags.put(up.get("path").asText(), r.headers().firstValue("ETag").orElseThrow());
+        }
+        return etags;
+    }
+
+    public Call commit(String run, long step, Map<String, Long> sizes, Map<String, String> etags,
+                       Map<String, Double> metrics) {
+        StringBuilder b = new StringBuilder("{\"step\":" + step + ",\"files\":[");
+        int i = 0;
+        for (Map.Entry<String, Long> f : sizes.entrySet()) {
+            b.append(i++ == 0 ? "" : ",").append("{\"path\":\"").append(f.getKey()).append("\",\"size\":")
+                    .append(f.getValue());
+            if (etags != null && etags.get(f.getKey()) != null) {
+                b.append(",\"etag\":").append(Json.write(etags.get(f.getKey())));
+            }
+            b.append("}");
+        }
+        b.append("],\"metrics\":").append(Json.write(metrics == null ? Map.of() : metrics)).append("}");
+        return commitRaw(run, step, b.toString());
+    }
+
+    public Call commitRaw(String run, long step, String body) {
+        return call(ctx.function(CommitCheckpointFunction.class).run(
+                post("/api/runs/" + run + "/checkpoints/" + step + "/commit", body), run, Long.toString(step)));
+    }
+
+    public Call latest(String run) {
+        return call(ctx.function(GetLatestCheckpointFunction.class).run(
+                LocalHttpRequest.of(HttpMethod.GET, "/api/runs/" + run + "/checkpoints/latest", Map.of(), null), run));
+    }
+
+    public Call get(String run, long step, boolean downloads) {
+        return call(ctx.function(GetCheckpointFunction.class).run(LocalHttpRequest.of(HttpMethod.GET,
+                "/api/runs/" + run + "/checkpoints/" + step, downloads ? Map.of("downloads", "true") : Map.of(), null),
+                run, Long.toString(step)));
+    }
+
+    /** Delivers the BlobCreated event Event Grid would send for the blob as it is now. */
+    public void deliverCreated(String blobName, EventSamples.Schema schema) {
+        var props = ctx.storage().container().getBlobClient(blobName).getProperties();
+        deliver(EventSamples.created(schema, ctx.storage().blobService().getAccountName(), ctx.config().container(),
+                blobName, props.getETag(), props.getBlobSize(), EventSamples.nextSequencer()));
+    }
+
+    public void deliverDeleted(String blobName, EventSamples.Schema schema) {
+        deliver(EventSamples.deleted(schema, ctx.storage().blobService().getAccountName(), ctx.config().container(),
+                blobName, EventSamples.nextSequencer()));
+    }
+
+    public void deliver(String eventJson) {
+        ctx.function(BlobEventsFunction.class).run(eventJson, null);
+    }
+
+    private static LocalHttpRequest post(String path, String body) {
+        return LocalHttpRequest.of(HttpMethod.POST, path, Map.of(), body);
+    }
+}
