@@ -22,7 +22,8 @@ public record CkptConfig(
         String sweepSchedule,
         RetentionDefaults retention,
         Optional<URI> eventsTopicEndpoint,
-        Optional<String> eventsTopicKey) {
+        Optional<String> eventsTopicKey,
+        BootstrapDefaults bootstrap) {
 
     /** Every setting name the app reads; infra/ and local.settings.json.example set exactly these. */
     public static final Set<String> SETTINGS = Set.of(
@@ -44,20 +45,23 @@ public record CkptConfig(
             "CKPT_RETENTION_INCOMPLETE_TTL_MINUTES",
             "CKPT_RETENTION_ACTION",
             "CKPT_EVENTS_TOPIC_ENDPOINT",
-            "CKPT_EVENTS_TOPIC_KEY");
+            "CKPT_EVENTS_TOPIC_KEY",
+            "CKPT_BOOTSTRAP_SUBSCRIPTION_ID",
+            "CKPT_BOOTSTRAP_RESOURCE_GROUP",
+            "CKPT_BOOTSTRAP_LOCATION",
+            "CKPT_BOOTSTRAP_ACCOUNT_NAME",
+            "CKPT_BOOTSTRAP_SKU",
+            "CKPT_BOOTSTRAP_PRINCIPAL_ID",
+            "CKPT_BOOTSTRAP_FUNCTION_APP_ID",
+            "CKPT_BOOTSTRAP_SOFT_DELETE_DAYS",
+            "CKPT_BOOTSTRAP_ALLOW_SHARED_KEY_ACCESS",
+            "CKPT_BOOTSTRAP_DEADLETTER_CONTAINER");
 
-    // Azure container names: 3-63 chars, lowercase letters, digits, single hyphens inside.
-    private static final Pattern CONTAINER = Pattern.compile("(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]");
-    private static final Pattern TABLE = Pattern.compile("[A-Za-z][A-Za-z0-9]{2,62}");
     private static final Pattern CRON = Pattern.compile("\\S+( \\S+){5}");
 
     public CkptConfig {
-        if (!CONTAINER.matcher(container).matches()) {
-            throw new ConfigException("CKPT_CONTAINER", "is not a valid container name: '" + container + "'");
-        }
-        if (!TABLE.matcher(indexTable).matches()) {
-            throw new ConfigException("CKPT_INDEX_TABLE", "is not a valid table name: '" + indexTable + "'");
-        }
+        Names.container("CKPT_CONTAINER", container);
+        Names.table("CKPT_INDEX_TABLE", indexTable);
         if (defaultUrlLifetime.compareTo(maxUrlLifetime) > 0) {
             throw new ConfigException("CKPT_URL_DEFAULT_MINUTES", "must not exceed CKPT_URL_MAX_MINUTES");
         }
@@ -99,7 +103,8 @@ public record CkptConfig(
                         (int) s.integer("CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", 1440, 1, 525_600),
                         action),
                 s.uri("CKPT_EVENTS_TOPIC_ENDPOINT"),
-                s.optional("CKPT_EVENTS_TOPIC_KEY"));
+                s.optional("CKPT_EVENTS_TOPIC_KEY"),
+                BootstrapDefaults.read(s));
     }
 
     @Override

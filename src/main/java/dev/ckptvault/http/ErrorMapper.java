@@ -3,6 +3,7 @@ package dev.ckptvault.http;
 import dev.ckptvault.error.ApiException;
 import dev.ckptvault.error.BodyTooLargeException;
 import dev.ckptvault.error.ConflictException;
+import dev.ckptvault.error.ForbiddenException;
 import dev.ckptvault.error.InvalidInputException;
 import dev.ckptvault.error.NotFoundException;
 import dev.ckptvault.error.StorageUnavailableException;
@@ -15,6 +16,9 @@ public final class ErrorMapper {
     public static int status(ApiException e) {
         if (e instanceof InvalidInputException) {
             return 400;
+        }
+        if (e instanceof ForbiddenException) {
+            return 403;
         }
         if (e instanceof NotFoundException) {
             return 404;

@@ -67,7 +67,8 @@ public final class StorageClients {
         this.indexTable = tableService.getTableClient(config.indexTable());
     }
 
-    static TokenCredential credential(StorageSettings s) {
+    /** The identity the app signs in with in identity mode; also used for its ARM calls. */
+    public static TokenCredential credential(StorageSettings s) {
         if ("managedidentity".equalsIgnoreCase(s.credential())) {
             ManagedIdentityCredentialBuilder b = new ManagedIdentityCredentialBuilder();
             if (s.clientId() != null) {

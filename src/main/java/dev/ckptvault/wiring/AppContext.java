@@ -4,6 +4,7 @@ import dev.ckptvault.commit.CheckpointSync;
 import dev.ckptvault.commit.CommitLeases;
 import dev.ckptvault.commit.CommitService;
 import dev.ckptvault.config.CkptConfig;
+import dev.ckptvault.functions.BootstrapFunction;
 import dev.ckptvault.events.BlobEventHandler;
 import dev.ckptvault.functions.BlobEventsFunction;
 import dev.ckptvault.functions.CommitCheckpointFunction;
@@ -41,6 +42,8 @@ import dev.ckptvault.retention.RetentionService;
 import dev.ckptvault.retention.RunPolicies;
 import dev.ckptvault.retention.Sweeper;
 import dev.ckptvault.http.HttpApi;
+import dev.ckptvault.provisioning.ArmConnection;
+import dev.ckptvault.provisioning.BootstrapService;
 import dev.ckptvault.run.RunRecords;
 import dev.ckptvault.storage.ContainerStore;
 import dev.ckptvault.storage.StorageClients;
@@ -55,6 +58,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -88,6 +92,11 @@ public final class AppContext {
     private final Map<Class<?>, Object> functions = new LinkedHashMap<>();
 
     public AppContext(CkptConfig config, Clock clock) {
+        this(config, clock, BootstrapService.appIdentity(config));
+    }
+
+    /** @param arm how bootstrap reaches Azure Resource Manager (tests point it at a fake) */
+    public AppContext(CkptConfig config, Clock clock, Function<String, ArmConnection> arm) {
         this.config = config;
         this.clock = clock;
         this.storage = new StorageClients(config);
@@ -131,6 +140,8 @@ public final class AppContext {
         functions.put(HealthFunction.class, new HealthFunction(http, health));
         functions.put(RequestUploadsFunction.class,
                 new RequestUploadsFunction(http, uploads, config.maxFilesPerRequest()));
+        functions.put(BootstrapFunction.class,
+                new BootstrapFunction(http, new BootstrapService(config, storage, arm)));
         functions.put(CommitCheckpointFunction.class, new CommitCheckpointFunction(http, commits));
         functions.put(ListRunsFunction.class, new ListRunsFunction(http, queries));
         functions.put(GetRunFunction.class, new GetRunFunction(http, queries));

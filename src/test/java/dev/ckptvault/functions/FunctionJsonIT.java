@@ -122,4 +122,9 @@ class FunctionJsonIT {
             assertTrue(f.get("entryPoint").asText().startsWith("dev.ckptvault.functions."), name);
         });
     }
+
+    @Test
+    void bootstrapIsAnAdminPostUnderManage() {
+        assertHttp("Bootstrap", "manage/bootstrap", List.of("POST"), "ADMIN");
+    }
 }
