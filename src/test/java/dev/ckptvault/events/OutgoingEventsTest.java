@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.azure.core.http.netty.NettyAsyncHttpClientBuilder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
@@ -13,27 +12,20 @@ import dev.ckptvault.index.Checkpoint;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.testing.AzuriteExtension;
+import dev.ckptvault.testing.SelfSignedTls;
 import dev.ckptvault.testing.CheckpointFixture;
 import dev.ckptvault.wiring.AppContext;
-import io.netty.handler.ssl.SslContextBuilder;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -58,26 +50,13 @@ class OutgoingEventsTest {
     static AppContext ctx;
     static OutgoingEvents events;
     static CheckpointFixture fixture;
+    static SelfSignedTls tls;
 
     @BeforeAll
     static void setUp() throws Exception {
-        Path keystore = dir.resolve("topic.p12");
-        Process p = new ProcessBuilder("keytool", "-genkeypair", "-alias", "topic", "-keyalg", "RSA", "-keysize", "2048",
-                "-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "1",
-                "-storetype", "PKCS12", "-keystore", keystore.toString(), "-storepass", "changeit", "-keypass", "changeit")
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, out);
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        try (InputStream in = Files.newInputStream(keystore)) {
-            ks.load(in, "changeit".toCharArray());
-        }
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(ks, "changeit".toCharArray());
-        SSLContext ssl = SSLContext.getInstance("TLS");
-        ssl.init(kmf.getKeyManagers(), null, null);
+        tls = SelfSignedTls.create(dir);
         server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        server.setHttpsConfigurator(new HttpsConfigurator(ssl));
+        server.setHttpsConfigurator(new HttpsConfigurator(tls.serverContext()));
         server.createContext("/api/events", exchange -> {
             Map<String, String> h = new java.util.TreeMap<>(String.CASE_INSENSITIVE_ORDER);
             exchange.getRequestHeaders().forEach((k, v) -> h.put(k, v.get(0)));
@@ -203,19 +182,9 @@ class OutgoingEventsTest {
     }
 
     private static OutgoingEventPublisher eventsPublisher() {
-        try {
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            try (InputStream in = Files.newInputStream(dir.resolve("topic.p12"))) {
-                ks.load(in, "changeit".toCharArray());
-            }
-            var trusting = SslContextBuilder.forClient().trustManager((X509Certificate) ks.getCertificate("topic")).build();
-            return new EventGridOutgoingPublisher(
-                    URI.create("https://127.0.0.1:" + server.getAddress().getPort() + "/api/events"), Optional.of(KEY),
-                    new NettyAsyncHttpClientBuilder(reactor.netty.http.client.HttpClient.create()
-                            .secure(spec -> spec.sslContext(trusting))).build());
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return new EventGridOutgoingPublisher(
+                URI.create("https://127.0.0.1:" + server.getAddress().getPort() + "/api/events"), Optional.of(KEY),
+                tls.sdkHttpClient());
     }
 
     private static List<String> sortedNames(JsonNode node) {

@@ -3,24 +3,19 @@ package dev.ckptvault.provisioning;
 import com.azure.core.credential.AccessToken;
 import com.azure.core.credential.TokenCredential;
 import com.azure.core.http.HttpClient;
-import com.azure.core.http.netty.NettyAsyncHttpClientBuilder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import dev.ckptvault.testing.SelfSignedTls;
 import dev.ckptvault.json.Json;
-import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.X509Certificate;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -30,11 +25,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
 import reactor.core.publisher.Mono;
 
 /**
@@ -42,7 +34,7 @@ import reactor.core.publisher.Mono;
  * the resource types bootstrap touches: resource groups, storage accounts (202 + Location
  * polling), blob service properties, containers, tables, role assignments, and Event Grid system
  * topics and their event subscriptions (201 + Azure-AsyncOperation polling). It serves HTTPS with a
- * certificate made at test time by keytool, because azure-core sends bearer tokens over HTTPS only.
+ * certificate made at test time ({@link SelfSignedTls}), because azure-core sends bearer tokens over HTTPS only.
  * Every request is recorded; a fault can be set for any method + path.
  */
 final class FakeArm implements AutoCloseable {
@@ -88,7 +80,7 @@ final class FakeArm implements AutoCloseable {
     }
 
     private final HttpsServer server;
-    private final X509Certificate certificate;
+    private final SelfSignedTls tls;
     /** Resources by lower-case id, in ARM's GET shape. */
     private final Map<String, ObjectNode> resources = new ConcurrentHashMap<>();
     /** Long-running operations: polls still answering "in progress", and the resource id they finish. */
@@ -99,48 +91,26 @@ final class FakeArm implements AutoCloseable {
     /** How many polls a long-running operation answers "in progress" before it completes. */
     volatile int pollsBeforeDone = 1;
 
-    private FakeArm(HttpsServer server, X509Certificate certificate) {
+    private FakeArm(HttpsServer server, SelfSignedTls tls) {
         this.server = server;
-        this.certificate = certificate;
+        this.tls = tls;
     }
 
-    private static KeyStore keyStore;
+    private static SelfSignedTls shared;
 
-    /** One self-signed key per test JVM: keytool takes a moment, the servers are many. */
-    private static synchronized KeyStore keyStore() throws Exception {
-        if (keyStore != null) {
-            return keyStore;
+    /** One self-signed certificate per test JVM: making one takes a moment, the servers are many. */
+    private static synchronized SelfSignedTls tls() throws Exception {
+        if (shared == null) {
+            shared = SelfSignedTls.create(Files.createTempDirectory("fake-arm"));
         }
-        Path dir = Files.createTempDirectory("fake-arm");
-        Path keystore = dir.resolve("fake-arm.p12");
-        String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
-        Process p = new ProcessBuilder(keytool, "-genkeypair", "-alias", "fake-arm", "-keyalg", "EC",
-                "-groupname", "secp256r1", "-dname", "CN=localhost", "-ext", "SAN=ip:127.0.0.1,dns:localhost",
-                "-validity", "2", "-storetype", "PKCS12", "-keystore", keystore.toString(),
-                "-storepass", "fakearm", "-keypass", "fakearm").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException("keytool failed: " + out);
-        }
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        try (InputStream in = Files.newInputStream(keystore)) {
-            ks.load(in, "fakearm".toCharArray());
-        }
-        Files.delete(keystore);
-        Files.delete(dir);
-        keyStore = ks;
-        return ks;
+        return shared;
     }
 
     static FakeArm start() throws Exception {
-        KeyStore ks = keyStore();
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(ks, "fakearm".toCharArray());
-        SSLContext ssl = SSLContext.getInstance("TLS");
-        ssl.init(kmf.getKeyManagers(), null, null);
+        SelfSignedTls t = tls();
         HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        server.setHttpsConfigurator(new HttpsConfigurator(ssl));
-        FakeArm arm = new FakeArm(server, (X509Certificate) ks.getCertificate("fake-arm"));
+        server.setHttpsConfigurator(new HttpsConfigurator(t.serverContext()));
+        FakeArm arm = new FakeArm(server, t);
         server.createContext("/", arm::handle);
         server.start();
         return arm;
@@ -152,13 +122,7 @@ final class FakeArm implements AutoCloseable {
 
     /** An SDK HttpClient that trusts this fake's certificate (and nothing else changes). */
     HttpClient httpClient() {
-        try {
-            var ssl = SslContextBuilder.forClient().trustManager(certificate).build();
-            return new NettyAsyncHttpClientBuilder(reactor.netty.http.client.HttpClient.create()
-                    .secure(spec -> spec.sslContext(ssl))).build();
-        } catch (javax.net.ssl.SSLException e) {
-            throw new IllegalStateException(e);
-        }
+        return tls.sdkHttpClient();
     }
 
     static TokenCredential credential() {

@@ -60,6 +60,29 @@ public final class SelfSignedTls {
         return key;
     }
 
+    /** For a JDK HttpsServer in a test: serves this certificate with its key. */
+    public SSLContext serverContext() {
+        try {
+            String pem = Files.readString(key);
+            String base64 = pem.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
+            java.security.PrivateKey privateKey = java.security.KeyFactory.getInstance("RSA")
+                    .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(
+                            java.util.Base64.getDecoder().decode(base64)));
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            char[] pass = "test".toCharArray();
+            ks.setKeyEntry("server", privateKey, pass, new java.security.cert.Certificate[] {certificate});
+            javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(
+                    javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, pass);
+            SSLContext ssl = SSLContext.getInstance("TLS");
+            ssl.init(kmf.getKeyManagers(), null, null);
+            return ssl;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("cannot serve the test certificate", e);
+        }
+    }
+
     /** For the JDK HTTP client: trusts this certificate and nothing else. */
     public SSLContext sslContext() {
         try {
