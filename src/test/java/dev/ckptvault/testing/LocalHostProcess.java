@@ -34,7 +34,7 @@ public final class LocalHostProcess implements AutoCloseable {
             return new LocalHostProcess(null, given);
         }
         Path project = AzuriteExtension.projectDir();
-        String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        String classpath = System.getProperty("surefire.test.class.path", classpathOfThisLoader());
         Path log = project.resolve("target").resolve(logName);
         Files.createDirectories(log.getParent());
         ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -88,5 +88,21 @@ public final class LocalHostProcess implements AutoCloseable {
                 process.destroyForcibly();
             }
         }
+    }
+
+    /** Under exec:java (benchmarks) the project's classes come from a URL class loader, not java.class.path. */
+    private static String classpathOfThisLoader() {
+        if (Thread.currentThread().getContextClassLoader() instanceof java.net.URLClassLoader loader) {
+            StringBuilder cp = new StringBuilder();
+            for (java.net.URL url : loader.getURLs()) {
+                try {
+                    cp.append(cp.length() == 0 ? "" : java.io.File.pathSeparator).append(Path.of(url.toURI()));
+                } catch (java.net.URISyntaxException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            return cp.toString();
+        }
+        return System.getProperty("java.class.path");
     }
 }
