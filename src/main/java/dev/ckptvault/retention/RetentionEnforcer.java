@@ -6,9 +6,7 @@ import com.azure.storage.blob.batch.BlobBatch;
 import com.azure.storage.blob.batch.BlobBatchClient;
 import com.azure.storage.blob.models.AccessTier;
 import com.azure.storage.blob.models.BlobItem;
-import com.azure.storage.blob.models.BlobRequestConditions;
 import com.azure.storage.blob.models.BlobStorageException;
-import com.azure.storage.blob.models.DeleteSnapshotsOptionType;
 import com.azure.storage.blob.models.LeaseStatusType;
 import com.azure.storage.blob.specialized.BlobLeaseClientBuilder;
 import dev.ckptvault.commit.CommitRecord;
@@ -16,14 +14,14 @@ import dev.ckptvault.events.OutgoingEvents;
 import dev.ckptvault.index.Checkpoint;
 import dev.ckptvault.index.CheckpointIndex;
 import dev.ckptvault.index.CheckpointState;
-import dev.ckptvault.error.StorageUnavailableException;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.BlobName;
 import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.storage.BatchSubRequestException;
+import dev.ckptvault.storage.BlobDeletes;
 import dev.ckptvault.storage.ContainerStore;
 import dev.ckptvault.storage.StorageCalls;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,7 +38,7 @@ import java.util.logging.Logger;
  */
 public final class RetentionEnforcer {
     /** The Blob Batch API takes at most 256 sub-requests per batch. */
-    public static final int BATCH_SIZE = 256;
+    public static final int BATCH_SIZE = BlobDeletes.BATCH;
     private static final Logger LOG = Logger.getLogger(RetentionEnforcer.class.getName());
 
     public enum Outcome { DELETED, COOLED, UNCHANGED, SKIPPED }
@@ -59,6 +57,7 @@ public final class RetentionEnforcer {
     public static final String AFTER_FILES = "afterFiles";
 
     private final BlobContainerClient container;
+    private final BlobDeletes deletes;
     private final BlobBatchClient batch;
     private final ContainerStore store;
     private final CheckpointIndex index;
@@ -69,6 +68,7 @@ public final class RetentionEnforcer {
     public RetentionEnforcer(BlobBatchClient batch, ContainerStore store, CheckpointIndex index, OutgoingEvents events,
                              Clock clock, Faults faults) {
         this.container = store.client();
+        this.deletes = new BlobDeletes(container);
         this.batch = batch;
         this.store = store;
         this.index = index;
@@ -198,36 +198,10 @@ public final class RetentionEnforcer {
 
     /** Deletes with the Blob Batch API; a blob whose lease the batch could not satisfy is unleased and deleted alone. */
     private void deleteAll(List<BlobItem> blobs, String leaseId) {
-        List<BlobItem> retry = new ArrayList<>();
-        for (int from = 0; from < blobs.size(); from += BATCH_SIZE) {
-            List<BlobItem> chunk = blobs.subList(from, Math.min(blobs.size(), from + BATCH_SIZE));
-            BlobBatch b = batch.getBlobBatch();
-            List<Response<Void>> responses = new ArrayList<>(chunk.size());
-            for (BlobItem item : chunk) {
-                BlobRequestConditions cond = leased(item) && leaseId != null
-                        ? new BlobRequestConditions().setLeaseId(leaseId) : null;
-                responses.add(b.deleteBlob(container.getBlobClient(item.getName()).getBlobUrl(),
-                        DeleteSnapshotsOptionType.INCLUDE, cond));
-            }
-            StorageCalls.run("delete a batch of " + chunk.size() + " blobs",
-                    () -> batch.submitBatchWithResponse(b, false, null, null));
-            for (int i = 0; i < chunk.size(); i++) {
-                int status = responses.get(i).getStatusCode();
-                if (status == 404 || status < 300) {
-                    continue;
-                }
-                if (status == 412 || status == 409) {
-                    retry.add(chunk.get(i)); // lease held with another id, or broken and re-taken
-                } else if (status >= 500 || status == 429 || status == 408) {
-                    throw new StorageUnavailableException("storage refused deleting " + chunk.get(i).getName()
-                            + " (status " + status + ")", null);
-                } else {
-                    throw new BlobBatchFailure(chunk.get(i).getName(), status);
-                }
-            }
-        }
-        for (BlobItem item : retry) {
-            deleteBreakingLease(item.getName());
+        List<BlobDeletes.Target> targets = blobs.stream().map(item -> new BlobDeletes.Target(item.getName(),
+                leased(item) && leaseId != null ? leaseId : null)).toList();
+        for (String name : deletes.deleteTargets(targets)) {
+            deleteBreakingLease(name);
         }
     }
 
@@ -281,19 +255,11 @@ public final class RetentionEnforcer {
             for (int i = 0; i < chunk.size(); i++) {
                 int status = responses.get(i).getStatusCode();
                 if (status >= 300 && status != 404) {
-                    throw new BlobBatchFailure(chunk.get(i).getName(), status);
+                    throw new BatchSubRequestException(chunk.get(i).getName(), status);
                 }
             }
         }
         index.refresh(id);
         return new Result(seen.step(), Outcome.COOLED, files.size() + " files moved to the Cool tier");
     }
-
-    /** A sub-request of a batch failed in a way retention does not expect; the sweep tries again. */
-    public static final class BlobBatchFailure extends RuntimeException {
-        public BlobBatchFailure(String blobName, int status) {
-            super("batch sub-request for " + blobName + " failed with status " + status);
-        }
-    }
-
 }

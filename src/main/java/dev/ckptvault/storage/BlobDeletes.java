@@ -1,17 +1,20 @@
 package dev.ckptvault.storage;
 
+import com.azure.core.http.rest.Response;
 import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.batch.BlobBatch;
 import com.azure.storage.blob.batch.BlobBatchClient;
 import com.azure.storage.blob.batch.BlobBatchClientBuilder;
-import com.azure.storage.blob.batch.BlobBatchStorageException;
+import com.azure.storage.blob.models.BlobRequestConditions;
 import com.azure.storage.blob.models.BlobStorageException;
 import com.azure.storage.blob.models.DeleteSnapshotsOptionType;
+import dev.ckptvault.error.StorageUnavailableException;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Deletes many blobs with the Blob Batch API: one round trip per 256 blobs instead of one per blob.
- * Missing blobs count as deleted.
+ * Missing blobs count as deleted; blobs whose lease refused the delete are handed back.
  */
 public final class BlobDeletes {
     /** The Blob Batch API takes at most 256 sub-requests. */
@@ -25,28 +28,56 @@ public final class BlobDeletes {
         this.batch = new BlobBatchClientBuilder(container).buildClient();
     }
 
-    /** @return how many sub-requests failed for another reason than a missing blob (e.g. a lease) */
-    public int delete(List<String> blobNames) {
-        int failed = 0;
-        for (int i = 0; i < blobNames.size(); i += BATCH) {
-            List<String> urls = new ArrayList<>();
-            for (String n : blobNames.subList(i, Math.min(blobNames.size(), i + BATCH))) {
-                urls.add(container.getBlobClient(n).getBlobUrl());
+    /** One blob to delete; {@code leaseId} when it is leased under an id the caller holds, else null. */
+    public record Target(String blobName, String leaseId) {
+    }
+
+    /** Deletes blobs that hold no lease (e.g. files about to be rewritten). */
+    public List<String> delete(List<String> blobNames) {
+        return deleteTargets(blobNames.stream().map(n -> new Target(n, null)).toList());
+    }
+
+    /**
+     * @return names whose lease refused the delete (409/412): held under another id, or none given
+     */
+    public List<String> deleteTargets(List<Target> targets) {
+        List<String> refused = new ArrayList<>();
+        for (int from = 0; from < targets.size(); from += BATCH) {
+            List<Target> chunk = targets.subList(from, Math.min(targets.size(), from + BATCH));
+            BlobBatch b = batch.getBlobBatch();
+            List<Response<Void>> responses = new ArrayList<>(chunk.size());
+            for (Target t : chunk) {
+                BlobRequestConditions cond = t.leaseId() == null ? null : new BlobRequestConditions().setLeaseId(t.leaseId());
+                responses.add(b.deleteBlob(container.getBlobClient(t.blobName()).getBlobUrl(),
+                        DeleteSnapshotsOptionType.INCLUDE, cond));
             }
-            failed += StorageCalls.call("delete blobs", () -> {
-                int bad = 0;
-                try {
-                    batch.deleteBlobs(urls, DeleteSnapshotsOptionType.INCLUDE).forEach(r -> { });
-                } catch (BlobBatchStorageException e) {
-                    for (BlobStorageException sub : e.getBatchExceptions()) {
-                        if (sub.getStatusCode() != 404) {
-                            bad++;
-                        }
-                    }
+            StorageCalls.run("delete a batch of " + chunk.size() + " blobs",
+                    () -> batch.submitBatchWithResponse(b, false, null, null));
+            for (int i = 0; i < chunk.size(); i++) {
+                int status = status(responses.get(i));
+                String name = chunk.get(i).blobName();
+                if (status == 404 || status < 300) {
+                    continue;
                 }
-                return bad;
-            });
+                if (status == 412 || status == 409) {
+                    refused.add(name);
+                } else if (status >= 500 || status == 429 || status == 408) {
+                    throw new StorageUnavailableException("storage refused deleting " + name + " (status " + status + ")",
+                            null);
+                } else {
+                    throw new BatchSubRequestException(name, status);
+                }
+            }
         }
-        return failed;
+        return refused;
+    }
+
+    /** A failed sub-response throws when read: its status is then the exception's. */
+    private static int status(Response<Void> response) {
+        try {
+            return response.getStatusCode();
+        } catch (BlobStorageException e) {
+            return e.getStatusCode();
+        }
     }
 }
