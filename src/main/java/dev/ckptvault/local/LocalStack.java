@@ -4,6 +4,7 @@ import com.microsoft.azure.functions.spi.inject.FunctionInstanceInjector;
 import dev.ckptvault.config.CkptConfig;
 import dev.ckptvault.config.StorageSettings;
 import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.provisioning.LocalBootstrap;
 import dev.ckptvault.wiring.AppContext;
 import java.io.IOException;
 import java.net.URI;
@@ -122,10 +123,14 @@ public final class LocalStack implements AutoCloseable {
         return ctx.index()::open;
     }
 
-    /** Creates the checkpoint container and the index table when missing (local storage starts empty). */
+    /**
+     * Bootstrap's local mode on an emulator (it starts empty): the containers and the index table.
+     * A real account is provisioned by bootstrap with the operator's credentials, not here.
+     */
     static void ensureStorage(AppContext ctx) {
-        ctx.storage().container().createIfNotExists();
-        ctx.storage().tableService().createTableIfNotExists(ctx.config().indexTable());
+        if (ctx.config().storage().isEmulator()) {
+            new LocalBootstrap(ctx.storage(), ctx.config()).run();
+        }
     }
 
     /** The HTTP port, or -1 in forwarding mode. */
