@@ -177,12 +177,14 @@ class CheckpointClient:
         for rel, local in files:
             sizes[rel] = os.path.getsize(local)
 
-        def fetch():
-            resp = self._request_uploads(run_id, step, [{"path": p, "size": s} for p, s in sizes.items()])
+        def fetch(pending):
+            # Only files still being written: asking for a URL tells the service a new write of
+            # that path is coming, and it discards what is stored there.
+            resp = self._request_uploads(run_id, step, [{"path": p, "size": sizes[p]} for p in pending])
             answer = resp.json()
             return {u["path"]: u["url"] for u in answer["uploads"]}, answer.get("expiresOn"), resp.header("date")
 
-        book = _UrlBook(fetch, self.clock, self.refresh_margin)
+        book = _UrlBook(fetch, self.clock, self.refresh_margin, pending=sizes.keys())
         progress = self._progress("upload %s step %s" % (run_id, step), sum(sizes.values()))
         try:
             futures = [self._files.submit(self._upload_file, book, rel, local, sizes[rel], with_sha256,
@@ -204,6 +206,7 @@ class CheckpointClient:
             progress.add(len(data))
         else:
             resp = self._upload_blocks(book, rel, local, size, hasher, progress)
+        book.done(rel)
         entry = {"path": rel, "size": size, "etag": resp.header("etag")}
         if hasher:
             entry["sha256"] = hasher.hexdigest()
@@ -263,7 +266,7 @@ class CheckpointClient:
         wanted = [f for f in checkpoint["files"] if prefix is None or f["path"].startswith(prefix)]
         answers = [first]
 
-        def fetch():
+        def fetch(_pending):
             resp = answers.pop() if answers else self._checkpoint(run_id, number, True)
             urls = {f["path"]: f.get("url") for f in resp.json()["files"]}
             return urls, None, resp.header("date")
@@ -415,10 +418,12 @@ class _UrlBook:
     short lifetime cannot cause a refresh on every request.
     """
 
-    def __init__(self, fetch, clock, margin):
+    def __init__(self, fetch, clock, margin, pending=None):
         self._fetch = fetch
         self._clock = clock
         self._margin = margin
+        # Paths still needing a URL (uploads); None: every path the fetch returns (downloads).
+        self._pending = None if pending is None else set(pending)
         self._lock = threading.Lock()
         self._generation = 0
         self._urls = {}
@@ -429,7 +434,10 @@ class _UrlBook:
 
     def _load(self):
         received = self._clock()
-        urls, expires_on, server_date = self._fetch()
+        pending = None if self._pending is None else sorted(self._pending)
+        if pending == []:
+            return
+        urls, expires_on, server_date = self._fetch(pending)
         lifetime = _lifetime_seconds(expires_on, urls, server_date)
         self._urls = urls
         self._deadline = None if lifetime is None else received + lifetime - min(self._margin, lifetime / 2)
@@ -444,6 +452,12 @@ class _UrlBook:
             if not url:
                 raise CheckpointError("NoUrl", "the service gave no URL for %s" % rel)
             return url, self._generation
+
+    def done(self, rel):
+        """``rel`` is written: later renewals no longer ask for it."""
+        with self._lock:
+            if self._pending is not None:
+                self._pending.discard(rel)
 
     def refresh(self, generation):
         with self._lock:

@@ -1,11 +1,14 @@
 """CheckpointClient against the real local stack (ckptvault local host + Azurite)."""
 
+import base64
 import hashlib
+import json
 import os
 import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 from support import (FaultProxy, KiB, client, new_run_id, read_tree, require_stack, write_files)
 
@@ -208,6 +211,40 @@ class UrlRefreshTest(TempDirs):
         self.assertEqual(["uploads", "block", "uploads", "block", "block", "block"], sequence[:6],
                          "URLs renewed once, right after the clock jump and before the next block")
         self.assertNotIn(403, [ex.status for ex in proxy.log])
+
+
+    def test_a_renewal_asks_only_for_files_still_being_written(self):
+        # The service discards what is stored under a path it issues a URL for (a new write is
+        # coming), so a renewal must not name a file that is already written.
+        run = new_run_id("renew-pending")
+        files = {"big.bin": payload(4 * 64 * KiB, 12), "small.bin": payload(1000, 11)}
+        src = write_files(self.folder("src"), files)
+        proxy = self.proxy()
+        skew = [0.0]
+        small_written = threading.Event()
+
+        def after(ex, status, headers, body):
+            if ex.kind == "blob" and ex.method == "PUT" and ex.path.endswith("/small.bin") and status == 201:
+                skew[0] = 29 * 60.0  # the URLs are about to expire: the next URL lookup renews them
+                small_written.set()
+            return status, headers, body
+
+        def before(ex):
+            # Hold the big file's later blocks until the small file is written, whatever the order.
+            if ex.kind == "blob" and ex.path.endswith("/big.bin") and "blockid=" in (ex.query or "") \
+                    and not ex.query.endswith(urllib.parse.quote(base64.b64encode(b"%08d" % 0).decode(), safe="")):
+                small_written.wait(30)
+            return None
+
+        proxy.after.append(after)
+        proxy.before.append(before)
+        with client(proxy.base_url, max_workers=1, url_minutes=30, refresh_margin=120,
+                    clock=lambda: time.time() + skew[0]) as c:
+            result = c.upload_checkpoint(run, 5, src)
+
+        self.assertEqual("COMMITTED", result["checkpoint"]["state"])
+        asked = [sorted(f["path"] for f in json.loads(ex.body)["files"]) for ex in proxy.log if is_uploads_call(ex)]
+        self.assertEqual([["big.bin", "small.bin"], ["big.bin"]], asked)
 
 
 class DownloadVerificationTest(TempDirs):
