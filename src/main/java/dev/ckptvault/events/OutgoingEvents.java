@@ -1,6 +1,7 @@
 package dev.ckptvault.events;
 
 import dev.ckptvault.index.Checkpoint;
+import dev.ckptvault.index.CheckpointIndex;
 import dev.ckptvault.index.CheckpointState;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.storage.ContainerStore;
@@ -86,9 +87,11 @@ public final class OutgoingEvents {
      * The CheckpointCommitted events a run still owes, sent now. Only COMMITTED checkpoints: one
      * changed after its commit (TAMPERED) is not announced late.
      *
+     * @param ofRun summaries of the run's checkpoints (no file lists)
+     * @param index where an owed event's checkpoint is read whole, files included, before it is sent
      * @return how many were sent
      */
-    public int republishCommitted(List<Checkpoint> ofRun) {
+    public int republishCommitted(List<Checkpoint> ofRun, CheckpointIndex index) {
         if (!publisher.enabled()) {
             return 0;
         }
@@ -98,7 +101,8 @@ public final class OutgoingEvents {
                 continue;
             }
             CheckpointId id = CheckpointId.of(c.runId(), c.step());
-            if (!isMarked(id.commitBlob(), COMMITTED_MARK, cacheKey(c, OutgoingEvent.COMMITTED)) && committed(c)) {
+            if (!isMarked(id.commitBlob(), COMMITTED_MARK, cacheKey(c, OutgoingEvent.COMMITTED))
+                    && committed(index.get(id).orElse(c))) {
                 sent++;
             }
         }

@@ -100,7 +100,7 @@ public final class RetentionService {
         int sent = 0;
         if (events.enabled()) {
             try {
-                sent = events.republishCommitted(index.allOfRun(run)) + republishDeleted(all);
+                sent = events.republishCommitted(index.allOfRun(run), index) + republishDeleted(all);
             } catch (RuntimeException e) {
                 failures++;
                 LOG.log(Level.WARNING, "republishing events of " + run + " failed; the next sweep retries: "

@@ -137,7 +137,7 @@ class OutgoingEventsTest {
         CheckpointId id = CheckpointId.of("evt-run", 1200);
         assertEquals("true", ctx.store().metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
         assertEquals("false", ctx.store().metadata(id.commitBlob()).orElseThrow().get("pinned"), "other metadata kept");
-        assertEquals(0, events.republishCommitted(List.of(c)), "a marked event is not sent again");
+        assertEquals(0, events.republishCommitted(List.of(c), ctx.index()), "a marked event is not sent again");
         assertEquals(1, bodies.size());
     }
 
@@ -154,10 +154,15 @@ class OutgoingEventsTest {
 
         OutgoingEvents restarted = new OutgoingEvents(eventsPublisher(), ctx.store(), ctx.config().container(),
                 ctx.storage().blobService().getAccountUrl());
-        assertEquals(1, restarted.republishCommitted(ctx.index().allOfRun(id.run())));
+        assertEquals(1, restarted.republishCommitted(ctx.index().allOfRun(id.run()), ctx.index()));
         assertEquals(1, bodies.size());
         assertEquals(OutgoingEvent.idOf("evt-retry", 7, OutgoingEvent.COMMITTED),
                 Json.parse(bodies.get(0), "b").get(0).get("id").asText());
+        // The late event names the same files as the one that failed would have.
+        JsonNode late = Json.parse(bodies.get(0), "b").get(0).get("data");
+        assertEquals(c.files().size(), late.get("files").size());
+        assertEquals(c.files().get(0).etag(), late.get("files").get(0).get("etag").asText());
+        assertEquals(c.bytes(), late.get("bytes").asLong());
         assertEquals("true", ctx.store().metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
     }
 
