@@ -20,6 +20,10 @@ public interface CheckpointIndex {
     /** Checkpoints not yet settled (UPLOADING, COMMITTING): what the sweep re-checks. */
     List<CheckpointId> open();
 
-    /** Re-derives one checkpoint from one listing of its prefix and rewrites its index rows. */
+    /**
+     * Re-derives one checkpoint from one listing of its prefix and rewrites its index rows.
+     *
+     * @return the checkpoint as now indexed; null when storage has no blob of it and the index no row
+     */
     Checkpoint refresh(CheckpointId id);
 }

@@ -172,10 +172,11 @@ public final class RetentionService {
      * only COMMITTED checkpoint of a run, and a pinned one, need {@code force}.
      */
     public DeleteAnswer deleteNow(CheckpointId id, boolean force) {
-        if (store.list(id.prefix(), false).isEmpty() && index.get(id).isEmpty()) {
+        // One listing: refresh answers null when neither storage nor the index knows the checkpoint.
+        Checkpoint now = index.refresh(id);
+        if (now == null) {
             throw notFound(id);
         }
-        Checkpoint now = index.refresh(id);
         if (now.state() == CheckpointState.DELETED) {
             return new DeleteAnswer(id.run().value(), id.step().value(), now.state(), "already deleted");
         }
