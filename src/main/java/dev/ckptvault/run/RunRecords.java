@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
 import dev.ckptvault.storage.StorageCalls;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -53,17 +52,21 @@ public final class RunRecords {
             return;
         }
         Instant now = Instant.now(clock);
-        Map<String, Object> record = new LinkedHashMap<>();
-        record.put("runId", run.value());
-        record.put("createdAt", now.toString());
-        record.put("retention", Map.of());
-        if (store.createIfAbsent(blobName(run), Json.bytes(record), Map.of())) {
-            // The blob event would add the run row too; writing it here makes the run visible at once.
-            index.putRun(run, now);
-        } else if (index.run(run).isEmpty()) {
+        boolean created = store.createIfAbsent(blobName(run), Json.bytes(newRecord(run, now)), Map.of());
+        // The blob event would add the run row too; writing it here makes the run visible at once.
+        if (created || index.run(run).isEmpty()) {
             index.putRun(run, now);
         }
         known.add(run);
+    }
+
+    /** A fresh run record: the app's default policy applies (no retention field set). */
+    private static ObjectNode newRecord(RunId run, Instant now) {
+        ObjectNode raw = Json.MAPPER.createObjectNode();
+        raw.put("runId", run.value());
+        raw.put("createdAt", now.toString());
+        raw.set("retention", Json.MAPPER.createObjectNode());
+        return raw;
     }
 
     /**
@@ -136,13 +139,9 @@ public final class RunRecords {
         for (int attempt = 0; attempt < MAX_REPLACE_ATTEMPTS; attempt++) {
             Optional<Stored> current = read(run);
             if (current.isEmpty()) {
-                ObjectNode raw = Json.MAPPER.createObjectNode();
-                raw.put("runId", run.value());
-                raw.put("createdAt", Instant.now(clock).toString());
-                if (store.createIfAbsent(blobName(run), Json.bytes(change.apply(raw)), Map.of())) {
-                    if (index.run(run).isEmpty()) {
-                        index.putRun(run, Instant.now(clock));
-                    }
+                Instant now = Instant.now(clock);
+                if (store.createIfAbsent(blobName(run), Json.bytes(change.apply(newRecord(run, now))), Map.of())) {
+                    index.putRun(run, now);
                     known.add(run);
                     return read(run).orElseThrow();
                 }
