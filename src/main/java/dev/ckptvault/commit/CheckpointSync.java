@@ -1,5 +1,6 @@
 package dev.ckptvault.commit;
 
+import com.azure.storage.blob.models.BlobItem;
 import dev.ckptvault.index.Checkpoint;
 import dev.ckptvault.index.CheckpointIndex;
 import dev.ckptvault.index.CheckpointState;
@@ -59,13 +60,20 @@ public final class CheckpointSync implements CheckpointIndex {
         return sync(id, false);
     }
 
-    /** Like refresh, and also rebuilds the file rows from the listing (reindex). */
-    public Checkpoint rebuild(CheckpointId id) {
-        return sync(id, true);
+    /**
+     * Like refresh, and also rebuilds the file rows (reindex).
+     *
+     * @param listed the checkpoint's blobs, with metadata, from the reindex's own listing
+     */
+    public Checkpoint rebuild(CheckpointId id, List<BlobItem> listed) {
+        return sync(id, StepListing.of(id, listed), true);
     }
 
     private Checkpoint sync(CheckpointId id, boolean rebuildFiles) {
-        StepListing listing = StepListing.of(id, store.list(id.prefix(), true));
+        return sync(id, StepListing.of(id, store.list(id.prefix(), true)), rebuildFiles);
+    }
+
+    private Checkpoint sync(CheckpointId id, StepListing listing, boolean rebuildFiles) {
         if (listing.isEmpty()) {
             index.setOpen(id, false);
             return index.checkpoint(id).map(IndexStore.CheckpointRow::summary).orElse(null);

@@ -117,7 +117,8 @@ public final class BlobEventHandler {
             }
             if (index.putFileConditionally(id, path, deleted ? 0 : e.size(), e.eTag(), e.sequencer(), deleted,
                     row.map(IndexStore.FileRow::rowEtag).orElse(null))) {
-                afterFileChange(id, path, e);
+                // The write above never touches the commit record's view of the file: the row read is current for it.
+                afterFileChange(id, row.map(IndexStore.FileRow::recordedEtag).orElse(null), e);
                 return Outcome.APPLIED;
             }
         }
@@ -159,7 +160,8 @@ public final class BlobEventHandler {
         return a.length() != b.length() ? Integer.compare(a.length(), b.length()) : a.compareTo(b);
     }
 
-    private void afterFileChange(CheckpointId id, String path, BlobEvent e) {
+    /** @param recordedEtag the file's eTag in the commit record, null when the record does not list it */
+    private void afterFileChange(CheckpointId id, String recordedEtag, BlobEvent e) {
         Optional<IndexStore.CheckpointRow> row = index.checkpoint(id);
         if (row.isEmpty()) {
             sync.refresh(id);
@@ -169,13 +171,10 @@ public final class BlobEventHandler {
         if (state == CheckpointState.COMMITTING || state == CheckpointState.ABANDONED) {
             sync.refresh(id);
         } else if (state == CheckpointState.COMMITTED) {
-            // A committed file changed or vanished, or a late event of its recorded version arrived.
-            index.file(id, path).ifPresent(f -> {
-                if (f.recordedEtag() == null || e.kind() == BlobEvent.Kind.DELETED
-                        || !f.recordedEtag().equals(e.eTag())) {
-                    sync.refresh(id);
-                }
-            });
+            // A committed file changed or vanished (refresh flags it), or a late event of its recorded version arrived.
+            if (recordedEtag == null || e.kind() == BlobEvent.Kind.DELETED || !recordedEtag.equals(e.eTag())) {
+                sync.refresh(id);
+            }
         }
     }
 

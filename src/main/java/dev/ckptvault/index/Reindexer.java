@@ -7,13 +7,12 @@ import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.storage.ContainerStore;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * Rebuilds the index from the container alone: run records, files, manifests, commit records and
@@ -33,26 +32,26 @@ public final class Reindexer {
     /** @param only one run, or null for every run in the container */
     public Map<String, Object> reindex(RunId only) {
         Map<RunId, Instant> runs = new TreeMap<>();
-        Set<CheckpointId> checkpoints = new TreeSet<>();
+        // One listing of the container (with metadata: pins) serves every checkpoint's rebuild.
+        Map<CheckpointId, List<BlobItem>> checkpoints = new TreeMap<>();
         int ignored = 0;
-        for (BlobItem item : store.list(only == null ? "" : only.prefix(), false)) {
+        for (BlobItem item : store.list(only == null ? "" : only.prefix(), true)) {
             BlobName name = BlobName.parse(item.getName()).orElse(null);
+            CheckpointId of = name instanceof BlobName.File f ? f.checkpoint()
+                    : name instanceof BlobName.Record rec ? rec.checkpoint() : null;
             if (name instanceof BlobName.RunRecord r) {
                 runs.put(r.run(), StoredBlob.of(item).createdAt());
-            } else if (name instanceof BlobName.File f) {
-                checkpoints.add(f.checkpoint());
-                runs.putIfAbsent(f.checkpoint().run(), StoredBlob.of(item).createdAt());
-            } else if (name instanceof BlobName.Record rec) {
-                checkpoints.add(rec.checkpoint());
-                runs.putIfAbsent(rec.checkpoint().run(), StoredBlob.of(item).createdAt());
+            } else if (of != null) {
+                checkpoints.computeIfAbsent(of, k -> new ArrayList<>()).add(item);
+                runs.putIfAbsent(of.run(), StoredBlob.of(item).createdAt());
             } else {
                 ignored++;
             }
         }
         runs.forEach(index::putRun);
         Map<CheckpointState, Integer> states = new EnumMap<>(CheckpointState.class);
-        for (CheckpointId id : checkpoints) {
-            Checkpoint c = sync.rebuild(id);
+        for (Map.Entry<CheckpointId, List<BlobItem>> e : checkpoints.entrySet()) {
+            Checkpoint c = sync.rebuild(e.getKey(), e.getValue());
             if (c != null) {
                 states.merge(c.state(), 1, Integer::sum);
             }
@@ -62,7 +61,7 @@ public final class Reindexer {
             List<Checkpoint> indexed = sync.allOfRun(run);
             for (Checkpoint c : indexed) {
                 CheckpointId id = CheckpointId.of(c.runId(), c.step());
-                if (!checkpoints.contains(id)) {
+                if (!checkpoints.containsKey(id)) {
                     index.dropCheckpoint(id);
                     dropped++;
                 }
