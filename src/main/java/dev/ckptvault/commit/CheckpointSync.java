@@ -41,6 +41,13 @@ public final class CheckpointSync implements CheckpointIndex {
     private final Clock clock;
     private final Function<RunId, Duration> incompleteTtl;
     private final List<CommitListener> listeners = new CopyOnWriteArrayList<>();
+    /*
+     * Manifests and commit records are written once; an eTag names one version's content. Late
+     * shards of a manifest-first checkpoint each sync it, so without these every shard event
+     * would download the whole manifest again.
+     */
+    private final ByETag<Optional<Manifest>> manifests = new ByETag<>(256);
+    private final ByETag<Optional<CommitRecord>> records = new ByETag<>(256);
 
     public CheckpointSync(ContainerStore store, IndexStore index, CommitLeases leases, Clock clock,
                           Function<RunId, Duration> incompleteTtl) {
@@ -78,9 +85,11 @@ public final class CheckpointSync implements CheckpointIndex {
             index.setOpen(id, false);
             return index.checkpoint(id).map(IndexStore.CheckpointRow::summary).orElse(null);
         }
-        CommitRecord record = listing.commit() == null ? null : readRecord(id).orElse(null);
+        CommitRecord record = listing.commit() == null ? null
+                : records.get(id.commitBlob() + listing.commit().etag(), () -> readRecord(id)).orElse(null);
         Optional<Manifest> manifest = listing.manifest() == null ? null
-                : store.download(id.manifestBlob()).flatMap(b -> Manifest.parseStored(b, id.step().value()));
+                : manifests.get(id.manifestBlob() + listing.manifest().etag(), () -> store.download(id.manifestBlob())
+                        .flatMap(b -> Manifest.parseStored(b, id.step().value())));
         Instant now = Instant.now(clock);
         Derivation.Result derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
         boolean committedNow = false;
@@ -205,5 +214,29 @@ public final class CheckpointSync implements CheckpointIndex {
     @Override
     public List<CheckpointId> open() {
         return index.open();
+    }
+
+    /** A small LRU of parsed app records by blob name and eTag: one key names one version's content. */
+    private static final class ByETag<T> {
+        private final Map<String, T> entries;
+
+        ByETag(int capacity) {
+            this.entries = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, T> eldest) {
+                    return size() > capacity;
+                }
+            });
+        }
+
+        T get(String key, java.util.function.Supplier<T> load) {
+            T cached = entries.get(key);
+            if (cached != null) {
+                return cached;
+            }
+            T loaded = load.get();
+            entries.put(key, loaded);
+            return loaded;
+        }
     }
 }
