@@ -6,7 +6,7 @@
 #   scripts/run-local.sh [--port N] [--data DIR] [--forward-to URL] [--function-key K] [--admin-key K]
 #
 # Needs Java 17, Maven and Node. CKPT_STORAGE set: that storage is used and no Azurite is started.
-# Windows: mvn -Plocal -DskipTests package exec:java -Dexec.args="--port 7071"
+# Windows: mvn -Plocal -DskipTests test-compile exec:java -Dexec.args="--port 7071"
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,12 +16,13 @@ if [ ! -f node_modules/azurite/package.json ]; then
   npm ci --no-audit --no-fund >&2
 fi
 
-# Build when there is no build yet or a source, the pom or a resource is newer than it.
-stamp=target/classes/META-INF/services/com.microsoft.azure.functions.spi.inject.FunctionInstanceInjector
+# Build when there is no build yet or a source, the pom or a resource is newer than it. The app
+# builds from src/main, the local host (a developer tool, not deployed) from src/local with the tests.
+stamp=target/test-classes/dev/ckptvault/local/LocalMain.class
 if [ ! -f "$stamp" ] || [ ! -f target/classpath.txt ] \
-   || [ -n "$(find src/main pom.xml -newer "$stamp" -type f -print -quit)" ]; then
-  echo "building (mvn package)" >&2
-  mvn -q -B -DskipTests package >&2
+   || [ -n "$(find src/main src/local pom.xml -newer "$stamp" -type f -print -quit)" ]; then
+  echo "building (mvn test-compile)" >&2
+  mvn -q -B -DskipTests test-compile >&2
   # The local host needs the provided-scope SPI too, so the classpath covers every scope.
   mvn -q -B dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >&2
   touch "$stamp"
@@ -29,4 +30,4 @@ fi
 
 # exec: Java receives Ctrl-C/SIGTERM itself and stops Azurite in its shutdown hook.
 exec java ${JAVA_OPTS:-} -Dckptvault.projectDir="$PWD" \
-  -cp "target/classes:$(cat target/classpath.txt)" dev.ckptvault.local.LocalMain "$@"
+  -cp "target/classes:target/test-classes:$(cat target/classpath.txt)" dev.ckptvault.local.LocalMain "$@"

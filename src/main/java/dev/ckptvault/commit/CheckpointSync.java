@@ -1,14 +1,12 @@
 package dev.ckptvault.commit;
 
-import com.azure.storage.blob.models.BlobItem;
-import dev.ckptvault.index.Checkpoint;
-import dev.ckptvault.index.CheckpointIndex;
-import dev.ckptvault.index.CheckpointState;
-import dev.ckptvault.index.Derivation;
-import dev.ckptvault.index.FileEntry;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CheckpointState;
+import dev.ckptvault.checkpoint.Derivation;
+import dev.ckptvault.checkpoint.FileEntry;
 import dev.ckptvault.index.IndexStore;
-import dev.ckptvault.index.StepListing;
-import dev.ckptvault.index.StoredBlob;
+import dev.ckptvault.checkpoint.StepListing;
+import dev.ckptvault.checkpoint.StoredBlob;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
@@ -25,6 +23,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import dev.ckptvault.checkpoint.CommitRecord;
+import dev.ckptvault.checkpoint.Manifest;
 
 /**
  * The one place where a checkpoint's index rows are brought in line with storage and where a
@@ -72,7 +72,7 @@ public final class CheckpointSync implements CheckpointIndex {
      *
      * @param listed the checkpoint's blobs, with metadata, from the reindex's own listing
      */
-    public Checkpoint rebuild(CheckpointId id, List<BlobItem> listed) {
+    public Checkpoint rebuild(CheckpointId id, List<StoredBlob> listed) {
         return sync(id, StepListing.of(id, listed), true);
     }
 
@@ -80,16 +80,32 @@ public final class CheckpointSync implements CheckpointIndex {
         return sync(id, StepListing.of(id, store.list(id.prefix(), true)), rebuildFiles);
     }
 
+    @Override
+    public Checkpoint inspect(CheckpointId id) {
+        StepListing listing = StepListing.of(id, store.list(id.prefix(), true));
+        return Derivation.derive(listing, manifestOf(id, listing), recordOf(id, listing), Instant.now(clock),
+                incompleteTtl.apply(id.run())).checkpoint();
+    }
+
+    private CommitRecord recordOf(CheckpointId id, StepListing listing) {
+        return listing.commit() == null ? null
+                : records.get(id.commitBlob() + listing.commit().etag(), () -> readRecord(id)).orElse(null);
+    }
+
+    /** @return null when no manifest blob exists; empty when it exists but is invalid */
+    private Optional<Manifest> manifestOf(CheckpointId id, StepListing listing) {
+        return listing.manifest() == null ? null
+                : manifests.get(id.manifestBlob() + listing.manifest().etag(), () -> store.download(id.manifestBlob())
+                        .flatMap(b -> Manifest.parseStored(b, id.step().value())));
+    }
+
     private Checkpoint sync(CheckpointId id, StepListing listing, boolean rebuildFiles) {
         if (listing.isEmpty()) {
             index.setOpen(id, false);
             return index.checkpoint(id).map(IndexStore.CheckpointRow::summary).orElse(null);
         }
-        CommitRecord record = listing.commit() == null ? null
-                : records.get(id.commitBlob() + listing.commit().etag(), () -> readRecord(id)).orElse(null);
-        Optional<Manifest> manifest = listing.manifest() == null ? null
-                : manifests.get(id.manifestBlob() + listing.manifest().etag(), () -> store.download(id.manifestBlob())
-                        .flatMap(b -> Manifest.parseStored(b, id.step().value())));
+        CommitRecord record = recordOf(id, listing);
+        Optional<Manifest> manifest = manifestOf(id, listing);
         Instant now = Instant.now(clock);
         Derivation.Result derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
         boolean committedNow = false;

@@ -1,9 +1,8 @@
 package dev.ckptvault.commit;
 
-import com.azure.storage.blob.BlobContainerClient;
-import com.azure.storage.blob.models.BlobStorageException;
-import com.azure.storage.blob.specialized.BlobLeaseClientBuilder;
+import dev.ckptvault.error.StorageUnavailableException;
 import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.storage.ContainerStore;
 import dev.ckptvault.storage.StorageCalls;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,11 +18,11 @@ import java.util.concurrent.Future;
  * trip per file), so 1,000 files cost about as long as 1,000 / parallelism round trips.
  */
 public final class CommitLeases {
-    private final BlobContainerClient container;
+    private final ContainerStore store;
     private final ExecutorService pool;
 
-    public CommitLeases(BlobContainerClient container, ExecutorService pool) {
-        this.container = container;
+    public CommitLeases(ContainerStore store, ExecutorService pool) {
+        this.store = store;
         this.pool = pool;
     }
 
@@ -37,18 +36,11 @@ public final class CommitLeases {
         List<Future<?>> futures = new ArrayList<>(paths.size());
         for (String path : paths) {
             futures.add(pool.submit(() -> {
-                var blob = container.getBlobClient(id.prefix() + path);
-                try {
-                    var lease = new BlobLeaseClientBuilder().blobClient(blob).leaseId(leaseId).buildClient();
-                    var response = lease.acquireLeaseWithResponse(-1, null, null, null);
-                    etags.put(path, dev.ckptvault.storage.ETags.normalize(
-                            response.getHeaders().getValue(com.azure.core.http.HttpHeaderName.ETAG)));
-                } catch (BlobStorageException e) {
-                    // 404: the file vanished after the listing; 409: it is leased already (a concurrent
-                    // sync of the same commit). Either way the next derivation compares eTags.
-                    if (e.getStatusCode() != 404 && e.getStatusCode() != 409) {
-                        throw e;
-                    }
+                // MISSING: the file vanished after the listing; HELD_BY_OTHER: leased already (a
+                // concurrent sync of the same commit). Either way the next derivation compares eTags.
+                ContainerStore.Lease lease = store.acquireLease(id.prefix() + path, leaseId);
+                if (lease.status() == ContainerStore.LeaseStatus.ACQUIRED) {
+                    etags.put(path, lease.etag());
                 }
             }));
         }
@@ -74,7 +66,7 @@ public final class CommitLeases {
         }
         if (first != null) {
             throw StorageCalls.isTransient(first)
-                    ? new dev.ckptvault.error.StorageUnavailableException("storage unavailable while leasing", first)
+                    ? new StorageUnavailableException("storage unavailable while leasing", first)
                     : first;
         }
     }

@@ -1,6 +1,6 @@
 package dev.ckptvault.commit;
 
-import dev.ckptvault.index.Checkpoint;
+import dev.ckptvault.checkpoint.Checkpoint;
 
 /**
  * Told after a checkpoint became COMMITTED (commit record written, leases taken, index updated).

@@ -1,22 +1,21 @@
 package dev.ckptvault.commit;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.azure.storage.blob.models.BlobItem;
 import dev.ckptvault.error.ConflictException;
 import dev.ckptvault.error.ErrorCodes;
-import dev.ckptvault.http.ApiResult;
-import dev.ckptvault.index.Checkpoint;
-import dev.ckptvault.index.CheckpointState;
+import dev.ckptvault.checkpoint.Checkpoint;
 import dev.ckptvault.layout.BlobName;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.storage.ContainerStore;
 import java.util.Arrays;
 import java.util.Map;
+import dev.ckptvault.checkpoint.Manifest;
+import dev.ckptvault.checkpoint.StoredBlob;
 
 /**
  * POST .../commit: stores the manifest once and lets {@link CheckpointSync} decide, from one
- * listing, whether the checkpoint is complete. 200 COMMITTED, 202 COMMITTING (with the missing
- * files; late shards commit it through their events), 409 when the stored state forbids it.
+ * listing, whether the checkpoint is complete: COMMITTED, or COMMITTING with the missing files
+ * (late shards commit it through their events); a conflict when the stored state forbids it.
  */
 public final class CommitService {
     private final ContainerStore store;
@@ -29,10 +28,14 @@ public final class CommitService {
         this.maxFiles = maxFiles;
     }
 
-    public ApiResult commit(CheckpointId id, JsonNode body) {
+    /**
+     * @return the checkpoint, COMMITTED when complete, COMMITTING (or ABANDONED) with its missing files otherwise
+     * @throws ConflictException when the stored state forbids this manifest
+     */
+    public Checkpoint commit(CheckpointId id, JsonNode body) {
         Manifest manifest = Manifest.fromJson(body, id.step().value(), maxFiles);
         byte[] canonical = manifest.canonical();
-        Map<BlobName.Kind, BlobItem> records = store.records(id);
+        Map<BlobName.Kind, StoredBlob> records = store.records(id);
         if (records.containsKey(BlobName.Kind.TOMBSTONE)) {
             throw new ConflictException(ErrorCodes.CHECKPOINT_NOT_WRITABLE,
                     "checkpoint " + id.step() + " of run " + id.run() + " is deleted or being deleted", "step");
@@ -48,9 +51,7 @@ public final class CommitService {
         }
         Checkpoint c = sync.withFiles(id, sync.refresh(id));
         return switch (c.state()) {
-            case COMMITTED -> ApiResult.ok(c);
-            case COMMITTING -> ApiResult.of(202, c);
-            case ABANDONED -> ApiResult.of(202, c);
+            case COMMITTED, COMMITTING, ABANDONED -> c;
             case TAMPERED -> throw new ConflictException(ErrorCodes.CHECKPOINT_COMMITTED,
                     "checkpoint " + id.step() + " was committed and a file changed afterwards (TAMPERED)", "step");
             default -> throw new ConflictException(ErrorCodes.CHECKPOINT_NOT_WRITABLE,

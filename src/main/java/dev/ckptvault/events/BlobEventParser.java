@@ -5,7 +5,7 @@ import com.azure.core.util.BinaryData;
 import com.azure.messaging.eventgrid.EventGridEvent;
 import com.azure.messaging.eventgrid.systemevents.StorageBlobCreatedEventData;
 import com.azure.messaging.eventgrid.systemevents.StorageBlobDeletedEventData;
-import dev.ckptvault.storage.ETags;
+import dev.ckptvault.checkpoint.ETags;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;

@@ -3,7 +3,7 @@ package dev.ckptvault.functions;
 import com.microsoft.azure.functions.ExecutionContext;
 import com.microsoft.azure.functions.annotation.EventGridTrigger;
 import com.microsoft.azure.functions.annotation.FunctionName;
-import dev.ckptvault.events.BlobEventHandler;
+import dev.ckptvault.commit.BlobEventHandler;
 
 /**
  * Blob created/deleted events of the checkpoint container. Returns normally for applied, stale,

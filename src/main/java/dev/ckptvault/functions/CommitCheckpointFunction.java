@@ -13,6 +13,9 @@ import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.layout.Step;
 import java.util.Optional;
+import dev.ckptvault.http.ApiResult;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CheckpointState;
 
 /** POST /api/runs/{runId}/checkpoints/{step}/commit: the manifest; 200 COMMITTED or 202 COMMITTING. */
 public class CommitCheckpointFunction {
@@ -31,7 +34,11 @@ public class CommitCheckpointFunction {
             HttpRequestMessage<Optional<String>> request,
             @BindingName("runId") String runId,
             @BindingName("step") String step) {
-        return http.respond(request, () -> commits.commit(
-                new CheckpointId(new RunId(runId), Step.parse(step, "step")), http.body(request)));
+        return http.respond(request, () -> {
+            Checkpoint c = commits.commit(new CheckpointId(new RunId(runId), Step.parse(step, "step")),
+                    http.body(request));
+            // 202: accepted, the late shards' blob events commit it; poll GET .../checkpoints/{step}.
+            return ApiResult.of(c.state() == CheckpointState.COMMITTED ? 200 : 202, c);
+        });
     }
 }

@@ -14,7 +14,7 @@ import dev.ckptvault.http.HttpApi;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.layout.Step;
-import dev.ckptvault.retention.RetentionService;
+import dev.ckptvault.lifecycle.RetentionService;
 import java.util.Optional;
 
 /** DELETE /api/runs/{runId}/checkpoints/{step} (admin): deletes now; {@code ?force=true} for the only committed or a pinned one. */

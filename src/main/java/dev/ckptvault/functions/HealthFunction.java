@@ -9,6 +9,7 @@ import com.microsoft.azure.functions.annotation.HttpTrigger;
 import dev.ckptvault.health.HealthService;
 import dev.ckptvault.http.HttpApi;
 import java.util.Optional;
+import dev.ckptvault.http.ApiResult;
 
 /** GET /api/health: storage and index reachable, last event seen. */
 public class HealthFunction {
@@ -25,6 +26,9 @@ public class HealthFunction {
             @HttpTrigger(name = "req", methods = {HttpMethod.GET}, authLevel = AuthorizationLevel.ANONYMOUS,
                     route = "health")
             HttpRequestMessage<Optional<String>> request) {
-        return http.respond(request, health::check);
+        return http.respond(request, () -> {
+            HealthService.Report r = health.check();
+            return ApiResult.of(r.healthy() ? 200 : 503, r.details());
+        });
     }
 }

@@ -9,7 +9,7 @@ import com.microsoft.azure.functions.annotation.FunctionName;
 import com.microsoft.azure.functions.annotation.HttpTrigger;
 import dev.ckptvault.http.ApiResult;
 import dev.ckptvault.http.HttpApi;
-import dev.ckptvault.index.IndexQueries;
+import dev.ckptvault.query.IndexQueries;
 import dev.ckptvault.layout.RunId;
 import java.util.Map;
 import java.util.Optional;

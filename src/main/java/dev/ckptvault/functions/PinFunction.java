@@ -12,7 +12,7 @@ import dev.ckptvault.http.HttpApi;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.layout.Step;
-import dev.ckptvault.retention.RetentionService;
+import dev.ckptvault.lifecycle.RetentionService;
 import java.util.Optional;
 
 /** PUT /api/runs/{runId}/checkpoints/{step}/pin: protects a COMMITTED checkpoint from retention. */

@@ -10,7 +10,7 @@ import com.microsoft.azure.functions.annotation.HttpTrigger;
 import dev.ckptvault.http.ApiResult;
 import dev.ckptvault.http.HttpApi;
 import dev.ckptvault.layout.RunId;
-import dev.ckptvault.retention.RunPolicies;
+import dev.ckptvault.run.RunPolicies;
 import java.util.Optional;
 
 /** PUT /api/runs/{runId}: creates the run or replaces its retention policy. */

@@ -8,7 +8,7 @@ import com.microsoft.azure.functions.annotation.FunctionName;
 import com.microsoft.azure.functions.annotation.HttpTrigger;
 import dev.ckptvault.http.ApiResult;
 import dev.ckptvault.http.HttpApi;
-import dev.ckptvault.index.Reindexer;
+import dev.ckptvault.commit.Reindexer;
 import dev.ckptvault.layout.RunId;
 import java.util.Optional;
 

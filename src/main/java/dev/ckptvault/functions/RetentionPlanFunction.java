@@ -10,7 +10,7 @@ import com.microsoft.azure.functions.annotation.HttpTrigger;
 import dev.ckptvault.http.ApiResult;
 import dev.ckptvault.http.HttpApi;
 import dev.ckptvault.layout.RunId;
-import dev.ckptvault.retention.RetentionService;
+import dev.ckptvault.lifecycle.RetentionService;
 import java.util.Optional;
 
 /** GET /api/runs/{runId}/retention/plan: what retention would keep and remove now, and why (dry run). */

@@ -3,7 +3,7 @@ package dev.ckptvault.functions;
 import com.microsoft.azure.functions.ExecutionContext;
 import com.microsoft.azure.functions.annotation.FunctionName;
 import com.microsoft.azure.functions.annotation.TimerTrigger;
-import dev.ckptvault.retention.Sweeper;
+import dev.ckptvault.lifecycle.Sweeper;
 
 /** The timer sweep ({@code %CKPT_SWEEP_SCHEDULE%}): re-checks open checkpoints, applies retention, sends owed events. */
 public class SweepFunction {

@@ -1,7 +1,6 @@
 package dev.ckptvault.health;
 
 import dev.ckptvault.error.StorageUnavailableException;
-import dev.ckptvault.http.ApiResult;
 import dev.ckptvault.storage.ContainerStore;
 import dev.ckptvault.storage.StorageCalls;
 import java.time.Instant;
@@ -10,7 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 
-/** Whether the app can reach what it needs: 200 when it can, 503 naming what it cannot. */
+/** Whether the app can reach what it needs, naming what it cannot. */
 public final class HealthService {
     private final ContainerStore store;
     private final Runnable indexProbe;
@@ -22,7 +21,11 @@ public final class HealthService {
         this.lastEventSeen = lastEventSeen;
     }
 
-    public ApiResult check() {
+    /** @param details storage, index and lastEventAt, as the health route shows them */
+    public record Report(boolean healthy, Map<String, Object> details) {
+    }
+
+    public Report check() {
         Map<String, Object> body = new LinkedHashMap<>();
         boolean healthy = true;
         try {
@@ -46,6 +49,6 @@ public final class HealthService {
         }
         body.put("lastEventAt", lastEventSeen.get().map(Instant::toString).orElse(null));
         body.put("status", healthy ? "ok" : "unavailable");
-        return ApiResult.of(healthy ? 200 : 503, body);
+        return new Report(healthy, body);
     }
 }

@@ -17,6 +17,7 @@ import java.util.UUID;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import dev.ckptvault.error.ErrorBody;
 
 /**
  * What every HTTP function shares: reading a bounded JSON body, running the service call, and

@@ -9,7 +9,7 @@ import com.azure.data.tables.models.TableServiceException;
 import com.azure.data.tables.models.TableTransactionAction;
 import com.azure.data.tables.models.TableTransactionActionType;
 import com.fasterxml.jackson.core.type.TypeReference;
-import dev.ckptvault.commit.CommitRecord;
+import dev.ckptvault.checkpoint.CommitRecord;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
@@ -22,6 +22,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CheckpointState;
+import dev.ckptvault.layout.Step;
+import dev.ckptvault.checkpoint.StepListing;
 
 /** Reads and writes index rows. Knows the row shapes; decides nothing about states. */
 public final class IndexStore {

@@ -1,7 +1,6 @@
 package dev.ckptvault.json;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.ckptvault.error.ErrorCodes;
 import dev.ckptvault.error.InvalidInputException;
 import java.util.Optional;
 

@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
+import dev.ckptvault.error.ConflictException;
+import dev.ckptvault.config.Names;
 
 /**
  * Provisions the checkpoint account and everything around it through Azure Resource Manager.

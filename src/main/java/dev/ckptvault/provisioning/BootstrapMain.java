@@ -5,7 +5,7 @@ import dev.ckptvault.config.BootstrapDefaults;
 import dev.ckptvault.config.ConfigException;
 import dev.ckptvault.config.Names;
 import dev.ckptvault.error.ApiException;
-import dev.ckptvault.http.ErrorBody;
+import dev.ckptvault.error.ErrorBody;
 import dev.ckptvault.json.Json;
 import java.io.PrintStream;
 import java.util.HashMap;

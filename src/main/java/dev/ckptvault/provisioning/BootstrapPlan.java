@@ -7,6 +7,7 @@ import dev.ckptvault.error.ConflictException;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import dev.ckptvault.config.Names;
 
 /**
  * Everything one bootstrap run provisions in Azure, already validated. The admin route builds it

@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import dev.ckptvault.error.ConflictException;
 
 /**
  * The account's Event Grid system topic and the subscription delivering blob events to the

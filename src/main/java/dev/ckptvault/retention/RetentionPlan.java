@@ -1,6 +1,6 @@
 package dev.ckptvault.retention;
 
-import dev.ckptvault.index.CheckpointState;
+import dev.ckptvault.checkpoint.CheckpointState;
 import java.util.List;
 import java.util.Optional;
 

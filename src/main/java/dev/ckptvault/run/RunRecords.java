@@ -1,10 +1,5 @@
 package dev.ckptvault.run;
 
-import com.azure.core.util.BinaryData;
-import com.azure.storage.blob.models.BlobDownloadContentResponse;
-import com.azure.storage.blob.models.BlobItem;
-import com.azure.storage.blob.models.BlobStorageException;
-import com.azure.storage.blob.models.ListBlobsOptions;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ckptvault.error.StorageUnavailableException;
@@ -15,11 +10,9 @@ import dev.ckptvault.storage.ContainerStore;
 import java.time.Clock;
 import java.io.IOException;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
-import dev.ckptvault.storage.StorageCalls;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -81,24 +74,13 @@ public final class RunRecords {
 
     /** The run record, or empty when the run has none (never uploaded, never PUT). */
     public Optional<Stored> read(RunId run) {
-        return StorageCalls.call("read " + blobName(run), () -> {
-            BlobDownloadContentResponse r;
-            try {
-                r = store.client().getBlobClient(blobName(run)).downloadContentWithResponse(null, null, null, null);
-            } catch (BlobStorageException e) {
-                if (e.getStatusCode() == 404) {
-                    return Optional.empty();
-                }
-                throw e;
-            }
-            return Optional.of(parse(run, r.getValue(), r.getDeserializedHeaders().getETag()));
-        });
+        return store.read(blobName(run)).map(c -> parse(run, c.data(), c.etag()));
     }
 
-    private static Stored parse(RunId run, BinaryData data, String eTag) {
+    private static Stored parse(RunId run, byte[] data, String eTag) {
         ObjectNode raw;
         try {
-            JsonNode node = Json.MAPPER.readTree(data.toBytes());
+            JsonNode node = Json.MAPPER.readTree(data);
             raw = node instanceof ObjectNode o ? o : Json.MAPPER.createObjectNode();
         } catch (IOException e) {
             // Written out of band and unreadable: treated as an empty record; the next PUT replaces it.
@@ -165,16 +147,6 @@ public final class RunRecords {
 
     /** Every run in the container (one listing call per 5,000 runs: the top-level prefixes). */
     public List<RunId> listRuns() {
-        return StorageCalls.call("list runs", () -> {
-            List<RunId> runs = new ArrayList<>();
-            for (BlobItem item : store.client().listBlobsByHierarchy("/", new ListBlobsOptions(), null)) {
-                String name = item.getName();
-                if (Boolean.TRUE.equals(item.isPrefix()) && name.endsWith("/")
-                        && RunId.isValid(name.substring(0, name.length() - 1))) {
-                    runs.add(new RunId(name.substring(0, name.length() - 1)));
-                }
-            }
-            return runs;
-        });
+        return store.topLevelFolders().stream().filter(RunId::isValid).map(RunId::new).toList();
     }
 }

@@ -1,46 +1,61 @@
 package dev.ckptvault.storage;
 
+import com.azure.core.http.HttpHeaderName;
 import com.azure.core.util.BinaryData;
+import com.azure.storage.blob.BlobClient;
 import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.models.AccessTier;
+import com.azure.storage.blob.models.BlobDownloadContentResponse;
 import com.azure.storage.blob.models.BlobErrorCode;
+import com.azure.storage.blob.models.BlobHttpHeaders;
 import com.azure.storage.blob.models.BlobItem;
+import com.azure.storage.blob.models.BlobItemProperties;
 import com.azure.storage.blob.models.BlobListDetails;
+import com.azure.storage.blob.models.BlobProperties;
 import com.azure.storage.blob.models.BlobRequestConditions;
 import com.azure.storage.blob.models.BlobStorageException;
+import com.azure.storage.blob.models.LeaseStateType;
 import com.azure.storage.blob.models.ListBlobsOptions;
 import com.azure.storage.blob.options.BlobParallelUploadOptions;
-import com.azure.storage.blob.models.BlobHttpHeaders;
+import com.azure.storage.blob.specialized.BlobLeaseClientBuilder;
+import dev.ckptvault.checkpoint.ETags;
+import dev.ckptvault.checkpoint.StoredBlob;
 import dev.ckptvault.layout.BlobName;
 import dev.ckptvault.layout.CheckpointId;
+import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * The checkpoint container, as the rest of the app uses it: listings by prefix, create-once
- * writes of app records, conditional replaces, small downloads. Every call is classified by
- * {@link StorageCalls}, so callers see 503-able failures as one exception type.
+ * The checkpoint container, the one way the app reaches blobs: listings by prefix, create-once
+ * writes of app records, conditional replaces, small downloads, metadata, leases and batches.
+ * Answers in the checkpoint model's terms ({@link StoredBlob}), never SDK types, and classifies
+ * every failure with {@link StorageCalls}, so callers see 503-able failures as one exception type.
  */
 public final class ContainerStore {
+    /** Attempts at a read-merge-write of metadata before giving up under contention. */
+    private static final int METADATA_ATTEMPTS = 8;
+
     private final BlobContainerClient container;
+    private final BlobBatches batches;
 
     public ContainerStore(BlobContainerClient container) {
         this.container = container;
-    }
-
-    public BlobContainerClient client() {
-        return container;
+        this.batches = new BlobBatches(container);
     }
 
     /** The app-written records ('_' names) of one checkpoint, by kind: one listing call. */
-    public Map<BlobName.Kind, BlobItem> records(CheckpointId id) {
-        Map<BlobName.Kind, BlobItem> out = new EnumMap<>(BlobName.Kind.class);
-        for (BlobItem item : list(id.recordsPrefix(), false)) {
-            BlobName.parse(item.getName()).ifPresent(n -> {
+    public Map<BlobName.Kind, StoredBlob> records(CheckpointId id) {
+        Map<BlobName.Kind, StoredBlob> out = new EnumMap<>(BlobName.Kind.class);
+        for (StoredBlob blob : list(id.recordsPrefix(), false)) {
+            BlobName.parse(blob.name()).ifPresent(n -> {
                 if (n instanceof BlobName.Record r) {
-                    out.put(r.kind(), item);
+                    out.put(r.kind(), blob);
                 }
             });
         }
@@ -48,14 +63,39 @@ public final class ContainerStore {
     }
 
     /** Every blob under a prefix, with metadata when asked. */
-    public List<BlobItem> list(String prefix, boolean metadata) {
+    public List<StoredBlob> list(String prefix, boolean metadata) {
         return StorageCalls.call("list " + prefix, () -> {
             ListBlobsOptions options = new ListBlobsOptions().setPrefix(prefix)
                     .setDetails(new BlobListDetails().setRetrieveMetadata(metadata));
-            List<BlobItem> items = new ArrayList<>();
-            container.listBlobs(options, null).forEach(items::add);
+            List<StoredBlob> items = new ArrayList<>();
+            container.listBlobs(options, null).forEach(item -> items.add(stored(item)));
             return items;
         });
+    }
+
+    /** The names of the top-level "folders" (prefixes ending in '/'), one listing call per 5,000. */
+    public List<String> topLevelFolders() {
+        return StorageCalls.call("list top-level prefixes", () -> {
+            List<String> out = new ArrayList<>();
+            for (BlobItem item : container.listBlobsByHierarchy("/", new ListBlobsOptions(), null)) {
+                if (Boolean.TRUE.equals(item.isPrefix()) && item.getName().endsWith("/")) {
+                    out.add(item.getName().substring(0, item.getName().length() - 1));
+                }
+            }
+            return out;
+        });
+    }
+
+    private static StoredBlob stored(BlobItem item) {
+        BlobItemProperties p = item.getProperties();
+        return new StoredBlob(item.getName(), p.getContentLength() == null ? 0 : p.getContentLength(),
+                ETags.normalize(p.getETag()), instant(p.getLastModified()), instant(p.getCreationTime()),
+                item.getMetadata(), AccessTier.COOL.equals(p.getAccessTier()),
+                LeaseStateType.LEASED.equals(p.getLeaseState()) || LeaseStateType.BREAKING.equals(p.getLeaseState()));
+    }
+
+    private static Instant instant(OffsetDateTime t) {
+        return t == null ? null : t.toInstant();
     }
 
     /**
@@ -124,9 +164,20 @@ public final class ContainerStore {
 
     /** The content of a small blob (an app record), or empty when it does not exist. */
     public Optional<byte[]> download(String blobName) {
+        return read(blobName).map(Content::data);
+    }
+
+    /** A small blob's content and the eTag of the version read. */
+    public record Content(byte[] data, String etag) {
+    }
+
+    /** The content of a small blob with its eTag (for a conditional replace), or empty when it does not exist. */
+    public Optional<Content> read(String blobName) {
         return StorageCalls.call("read " + blobName, () -> {
             try {
-                return Optional.of(container.getBlobClient(blobName).downloadContent().toBytes());
+                BlobDownloadContentResponse r = container.getBlobClient(blobName)
+                        .downloadContentWithResponse(null, null, null, null);
+                return Optional.of(new Content(r.getValue().toBytes(), r.getDeserializedHeaders().getETag()));
             } catch (BlobStorageException e) {
                 if (e.getStatusCode() == 404) {
                     return Optional.empty();
@@ -136,11 +187,20 @@ public final class ContainerStore {
         });
     }
 
+    /** A blob's current eTag, or empty when the blob does not exist. */
+    public Optional<String> etag(String blobName) {
+        return properties(blobName).map(p -> ETags.normalize(p.getETag()));
+    }
+
     /** A blob's metadata, or empty when the blob does not exist. */
     public Optional<Map<String, String>> metadata(String blobName) {
-        return StorageCalls.call("read metadata of " + blobName, () -> {
+        return properties(blobName).map(BlobProperties::getMetadata);
+    }
+
+    private Optional<BlobProperties> properties(String blobName) {
+        return StorageCalls.call("read properties of " + blobName, () -> {
             try {
-                return Optional.of(container.getBlobClient(blobName).getProperties().getMetadata());
+                return Optional.of(container.getBlobClient(blobName).getProperties());
             } catch (BlobStorageException e) {
                 if (e.getStatusCode() == 404) {
                     return Optional.empty();
@@ -158,9 +218,9 @@ public final class ContainerStore {
      */
     public boolean mergeMetadata(String blobName, Map<String, String> changes) {
         return StorageCalls.call("set metadata of " + blobName, () -> {
-            var blob = container.getBlobClient(blobName);
+            BlobClient blob = container.getBlobClient(blobName);
             for (int attempt = 0; ; attempt++) {
-                com.azure.storage.blob.models.BlobProperties props;
+                BlobProperties props;
                 try {
                     props = blob.getProperties();
                 } catch (BlobStorageException e) {
@@ -169,7 +229,7 @@ public final class ContainerStore {
                     }
                     throw e;
                 }
-                Map<String, String> merged = new java.util.HashMap<>(props.getMetadata());
+                Map<String, String> merged = new HashMap<>(props.getMetadata());
                 merged.putAll(changes);
                 try {
                     blob.setMetadataWithResponse(merged, new BlobRequestConditions().setIfMatch(props.getETag()),
@@ -179,12 +239,99 @@ public final class ContainerStore {
                     if (e.getStatusCode() == 404) {
                         return false;
                     }
-                    if (e.getStatusCode() != 412 || attempt >= 8) {
+                    if (e.getStatusCode() != 412 || attempt >= METADATA_ATTEMPTS) {
                         throw e;
                     }
                 }
             }
         });
+    }
+
+    /** What acquiring a lease found. */
+    public enum LeaseStatus {
+        /** Leased now under the id given (or already was). */
+        ACQUIRED,
+        /** The blob does not exist. */
+        MISSING,
+        /** The blob is leased under another id. */
+        HELD_BY_OTHER
+    }
+
+    /** @param etag the blob's eTag under the lease; null unless ACQUIRED */
+    public record Lease(LeaseStatus status, String etag) {
+    }
+
+    /** Takes (or confirms) an infinite lease with the caller's id. */
+    public Lease acquireLease(String blobName, String leaseId) {
+        return StorageCalls.call("lease " + blobName, () -> {
+            try {
+                var response = new BlobLeaseClientBuilder().blobClient(container.getBlobClient(blobName))
+                        .leaseId(leaseId).buildClient().acquireLeaseWithResponse(-1, null, null, null);
+                return new Lease(LeaseStatus.ACQUIRED, ETags.normalize(response.getHeaders().getValue(HttpHeaderName.ETAG)));
+            } catch (BlobStorageException e) {
+                if (e.getStatusCode() == 404) {
+                    return new Lease(LeaseStatus.MISSING, null);
+                }
+                if (e.getStatusCode() == 409) {
+                    return new Lease(LeaseStatus.HELD_BY_OTHER, null);
+                }
+                throw e;
+            }
+        });
+    }
+
+    /** Breaks any lease on a blob at once; a blob without a lease, or without existence, is fine. */
+    public void breakLease(String blobName) {
+        StorageCalls.run("break the lease of " + blobName, () -> {
+            try {
+                new BlobLeaseClientBuilder().blobClient(container.getBlobClient(blobName)).buildClient()
+                        .breakLeaseWithResponse(0, null, null, null);
+            } catch (BlobStorageException e) {
+                if (e.getStatusCode() != 404 && e.getStatusCode() != 409) {
+                    throw e;
+                }
+            }
+        });
+    }
+
+    /** Deletes one blob (and its snapshots); a missing blob is fine. */
+    public void delete(String blobName) {
+        StorageCalls.run("delete " + blobName, () -> {
+            try {
+                container.getBlobClient(blobName).deleteIfExists();
+            } catch (BlobStorageException e) {
+                if (e.getStatusCode() != 404) {
+                    throw e;
+                }
+            }
+        });
+    }
+
+    /** One blob of a batch; {@code leaseId} when it is leased under an id the caller holds, else null. */
+    public record Target(String blobName, String leaseId) {
+    }
+
+    /**
+     * Deletes many blobs with the Blob Batch API (one round trip per 256). Missing blobs count as deleted.
+     *
+     * @return names whose lease refused the delete (held under another id, or none given)
+     */
+    public List<String> deleteAll(List<Target> targets) {
+        return batches.delete(targets);
+    }
+
+    /** Deletes blobs that hold no lease (e.g. files about to be rewritten); returns those a lease kept. */
+    public List<String> deleteUnleased(List<String> blobNames) {
+        return deleteAll(blobNames.stream().map(n -> new Target(n, null)).toList());
+    }
+
+    /**
+     * Moves many blobs to the Cool tier with the Blob Batch API.
+     *
+     * @return names whose lease refused the change
+     */
+    public List<String> coolAll(List<Target> targets) {
+        return batches.cool(targets);
     }
 
     /** Reachability probe for health: one cheap call that needs the container to exist. */

@@ -1,6 +1,6 @@
 package dev.ckptvault.upload;
 
-import dev.ckptvault.index.CheckpointIndex;
+import dev.ckptvault.commit.CheckpointIndex;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RelativePath;
 import dev.ckptvault.run.RunRecords;
@@ -14,11 +14,12 @@ import java.util.List;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import dev.ckptvault.layout.RunId;
+import dev.ckptvault.storage.SasSigner;
 
 /** Issues write URLs for a rank's files after checking that the checkpoint accepts them. */
 public final class UploadService {
     /** Backdated start absorbs clock skew between the app, storage and the trainer. */
-    static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
+    public static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
 
     private final WriteGate gate;
     private final RunRecords runs;

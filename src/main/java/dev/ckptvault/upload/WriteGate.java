@@ -1,11 +1,7 @@
 package dev.ckptvault.upload;
 
-import com.azure.storage.blob.models.BlobItem;
 import dev.ckptvault.error.ConflictException;
 import dev.ckptvault.error.ErrorCodes;
-import dev.ckptvault.commit.Manifest;
-import dev.ckptvault.index.Derivation;
-import dev.ckptvault.index.StepListing;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.BlobName;
 import dev.ckptvault.layout.CheckpointId;
@@ -20,6 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.commit.CheckpointIndex;
+import dev.ckptvault.checkpoint.CheckpointState;
+import dev.ckptvault.checkpoint.StoredBlob;
 
 /**
  * Decides from storage itself whether a step accepts writes for the given paths, and opens a new
@@ -32,10 +32,13 @@ import java.util.Set;
  */
 public final class WriteGate {
     private final ContainerStore store;
+    private final CheckpointIndex checkpoints;
     private final Clock clock;
 
-    public WriteGate(ContainerStore store, Clock clock) {
+    /** @param checkpoints the commit side, asked which listed files a committing checkpoint still misses */
+    public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock) {
         this.store = store;
+        this.checkpoints = checkpoints;
         this.clock = clock;
     }
 
@@ -61,7 +64,7 @@ public final class WriteGate {
      * @param incompleteTtl how long an uncommitted attempt stays open after its last activity
      */
     public Admission admit(CheckpointId id, List<RelativePath> paths, Duration incompleteTtl) {
-        Map<BlobName.Kind, BlobItem> records = store.records(id);
+        Map<BlobName.Kind, StoredBlob> records = store.records(id);
         if (records.containsKey(BlobName.Kind.COMMIT)) {
             throw new ConflictException(ErrorCodes.CHECKPOINT_COMMITTED,
                     "checkpoint " + id.step() + " of run " + id.run() + " is committed and immutable", "step");
@@ -72,47 +75,45 @@ public final class WriteGate {
             return Admission.NEW_ATTEMPT;
         }
         if (records.containsKey(BlobName.Kind.MANIFEST)) {
-            requireStillMissing(id, paths, incompleteTtl);
+            requireStillMissing(id, paths);
             return Admission.COMMITTING;
         }
-        BlobItem attempt = records.get(BlobName.Kind.ATTEMPT);
+        StoredBlob attempt = records.get(BlobName.Kind.ATTEMPT);
         if (attempt == null) {
             return startAttempt(id, null) ? Admission.FRESH : Admission.JOINED;
         }
         if (isAbandoned(id, attempt, incompleteTtl)) {
-            startAttempt(id, attempt.getProperties().getETag());
+            startAttempt(id, attempt.etag());
             return Admission.NEW_ATTEMPT;
         }
         return Admission.JOINED;
     }
 
-    private void reopenDeleted(CheckpointId id, BlobItem tombstone) {
+    private void reopenDeleted(CheckpointId id, StoredBlob tombstone) {
         boolean othersLeft = store.list(id.prefix(), false).stream()
-                .anyMatch(b -> !b.getName().equals(id.tombstoneBlob()));
+                .anyMatch(b -> !b.name().equals(id.tombstoneBlob()));
         if (othersLeft) {
             throw new ConflictException(ErrorCodes.CHECKPOINT_NOT_WRITABLE,
                     "checkpoint " + id.step() + " of run " + id.run() + " is being deleted; retry when it is DELETED",
                     "step");
         }
         // A deleted step may be written again; its tombstone would otherwise mark the new files as DELETING.
-        store.deleteIfMatch(id.tombstoneBlob(), tombstone.getProperties().getETag());
+        store.deleteIfMatch(id.tombstoneBlob(), tombstone.etag());
     }
 
-    private void requireStillMissing(CheckpointId id, List<RelativePath> paths, Duration ttl) {
-        byte[] data = store.download(id.manifestBlob()).orElse(null);
-        if (data == null) {
-            return;
+    private void requireStillMissing(CheckpointId id, List<RelativePath> paths) {
+        Checkpoint now = checkpoints.inspect(id);
+        if (now.state() == CheckpointState.FAILED) {
+            throw new ConflictException(ErrorCodes.CHECKPOINT_NOT_WRITABLE,
+                    "checkpoint " + id.step() + " of run " + id.run() + " has an invalid manifest (FAILED)", "step");
         }
-        Manifest manifest = Manifest.parseStored(data, id.step().value()).orElseThrow(() -> new ConflictException(
-                ErrorCodes.CHECKPOINT_NOT_WRITABLE,
-                "checkpoint " + id.step() + " of run " + id.run() + " has an invalid manifest (FAILED)", "step"));
-        StepListing listing = StepListing.of(id, store.list(id.prefix(), false));
-        Set<String> missing = new HashSet<>(Derivation.derive(listing, Optional.of(manifest), null,
-                Instant.now(clock), ttl).checkpoint().missing());
+        Set<String> missing = new HashSet<>(now.missing());
+        Set<String> listed = new HashSet<>(now.missing());
+        now.files().forEach(f -> listed.add(f.path()));
         for (int i = 0; i < paths.size(); i++) {
             String path = paths.get(i).value();
             if (!missing.contains(path)) {
-                throw new ConflictException(ErrorCodes.CHECKPOINT_NOT_WRITABLE, manifest.byPath().containsKey(path)
+                throw new ConflictException(ErrorCodes.CHECKPOINT_NOT_WRITABLE, listed.contains(path)
                         ? "checkpoint " + id.step() + " is committing and already has '" + path + "' as its manifest names it"
                         : "checkpoint " + id.step() + " is committing; its manifest does not list '" + path + "'",
                         "files[" + i + "].path");
@@ -121,17 +122,12 @@ public final class WriteGate {
     }
 
     /** Abandoned: no activity (attempt start, file written) for longer than the TTL. */
-    private boolean isAbandoned(CheckpointId id, BlobItem attempt, Duration ttl) {
+    private boolean isAbandoned(CheckpointId id, StoredBlob attempt, Duration ttl) {
         Instant cutoff = Instant.now(clock).minus(ttl);
-        if (!lastModified(attempt).isBefore(cutoff)) {
+        if (!attempt.lastModified().isBefore(cutoff)) {
             return false;
         }
-        return store.list(id.prefix(), false).stream().allMatch(b -> lastModified(b).isBefore(cutoff));
-    }
-
-    private static Instant lastModified(BlobItem item) {
-        OffsetDateTime t = item.getProperties().getLastModified();
-        return t == null ? Instant.EPOCH : t.toInstant();
+        return store.list(id.prefix(), false).stream().allMatch(b -> b.lastModified().isBefore(cutoff));
     }
 
     /** @return false when another rank created or replaced the attempt record first (then join it) */

@@ -3,12 +3,11 @@ package dev.ckptvault.bench;
 import com.azure.core.util.BinaryData;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.batch.BlobBatchClientBuilder;
-import dev.ckptvault.index.CheckpointState;
+import dev.ckptvault.checkpoint.CheckpointState;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.local.AzuriteProcess;
-import dev.ckptvault.retention.RetentionEnforcer;
+import dev.ckptvault.lifecycle.RetentionEnforcer;
 import dev.ckptvault.testing.AzuriteExtension;
-import dev.ckptvault.wiring.AppContext;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,6 +15,8 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import dev.ckptvault.testing.TestApp;
+import dev.ckptvault.events.OutgoingEventPublisher;
 
 /**
  * Deleting a 1000-file checkpoint: (a) baseline, one Delete Blob call per file; (b) the retention
@@ -28,6 +29,9 @@ import java.util.concurrent.Future;
 final class BatchDeleteBench {
     static final int FILES = 1000;
 
+    /** The Blob Batch API takes at most 256 sub-requests. */
+    private static final int BATCH = 256;
+
     private BatchDeleteBench() {
     }
 
@@ -37,10 +41,10 @@ final class BatchDeleteBench {
         int warmup = Math.min(rounds.warmup(), 1);
         ExecutorService pool = Executors.newFixedThreadPool(16);
         try (AzuriteProcess azurite = AzuriteProcess.start(AzuriteExtension.projectDir(), null, 0, 0)) {
-            AppContext ctx = AzuriteExtension.context(azurite.connectionString(), Map.of(), Clock.systemUTC());
-            BlobContainerClient container = ctx.storage().container();
-            RetentionEnforcer enforcer = new RetentionEnforcer(new BlobBatchClientBuilder(container).buildClient(),
-                    ctx.store(), ctx.index(), ctx.outgoingEvents(), Clock.systemUTC(), RetentionEnforcer.NONE);
+            TestApp ctx = AzuriteExtension.app(azurite.connectionString(), Map.of(), Clock.systemUTC(),
+                    OutgoingEventPublisher.DISABLED);
+            BlobContainerClient container = ctx.storage.container();
+            RetentionEnforcer enforcer = ctx.enforcer;
             Timings t = new Timings(timed, FILES);
             int a = t.variant("(a) one Delete Blob per file (baseline)");
             int b = t.variant("(b) RetentionEnforcer.delete: tombstone + Blob Batch (256/batch)");
@@ -58,15 +62,15 @@ final class BatchDeleteBench {
                             container.getBlobClient(n).delete();
                         }
                     } else if (v == c3) {
-                        for (int from = 0; from < names.size(); from += RetentionEnforcer.BATCH_SIZE) {
+                        for (int from = 0; from < names.size(); from += BATCH) {
                             List<String> urls = new ArrayList<>();
-                            for (String n : names.subList(from, Math.min(names.size(), from + RetentionEnforcer.BATCH_SIZE))) {
+                            for (String n : names.subList(from, Math.min(names.size(), from + BATCH))) {
                                 urls.add(container.getBlobClient(n).getBlobUrl());
                             }
                             batch.deleteBlobs(urls, null).forEach(x -> { });
                         }
                     } else {
-                        var c = ctx.index().refresh(id);
+                        var c = ctx.sync.refresh(id);
                         var result = enforcer.delete(c, "bench", true);
                         if (result.outcome() != RetentionEnforcer.Outcome.DELETED) {
                             throw new IllegalStateException("not deleted: " + result);
@@ -76,7 +80,7 @@ final class BatchDeleteBench {
                     if (r >= 0) {
                         t.record(v, r, elapsed);
                     }
-                    int left = ctx.store().list(id.prefix(), false).size();
+                    int left = ctx.store.list(id.prefix(), false).size();
                     if (left > (v == b ? 1 : 0)) {
                         throw new IllegalStateException(left + " blobs left after variant " + v);
                     }
@@ -84,7 +88,7 @@ final class BatchDeleteBench {
             }
             System.out.println(FILES + " files per checkpoint, " + timed + " timed rounds");
             t.print();
-            if (ctx.index().get(CheckpointId.of("bench", step)).map(c -> c.state()).orElse(null) == CheckpointState.UPLOADING) {
+            if (ctx.sync.get(CheckpointId.of("bench", step)).map(c -> c.state()).orElse(null) == CheckpointState.UPLOADING) {
                 throw new IllegalStateException("index not updated by the enforcer");
             }
         } finally {

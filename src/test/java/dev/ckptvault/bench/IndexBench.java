@@ -2,14 +2,13 @@ package dev.ckptvault.bench;
 
 import com.azure.core.util.BinaryData;
 import com.azure.storage.blob.models.BlobItem;
-import dev.ckptvault.index.Checkpoint;
-import dev.ckptvault.index.CheckpointState;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CheckpointState;
 import dev.ckptvault.layout.BlobName;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.local.AzuriteProcess;
 import dev.ckptvault.testing.AzuriteExtension;
-import dev.ckptvault.wiring.AppContext;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,6 +17,10 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import dev.ckptvault.layout.Step;
+import dev.ckptvault.testing.TestApp;
+import dev.ckptvault.events.OutgoingEventPublisher;
+import dev.ckptvault.checkpoint.StoredBlob;
 
 
 /**
@@ -32,9 +35,10 @@ final class IndexBench {
     static void latest(BenchMain.Rounds rounds) throws Exception {
         int n = Integer.getInteger("bench.checkpoints", 10_000);
         try (AzuriteProcess azurite = AzuriteProcess.start(AzuriteExtension.projectDir(), null, 0, 0)) {
-            AppContext ctx = AzuriteExtension.context(azurite.connectionString(), Map.of(), Clock.systemUTC());
+            TestApp ctx = AzuriteExtension.app(azurite.connectionString(), Map.of(), Clock.systemUTC(),
+                    OutgoingEventPublisher.DISABLED);
             RunId run = new RunId("bench-latest");
-            ctx.indexStore().putRun(run, Instant.now());
+            ctx.index.putRun(run, Instant.now());
             ExecutorService pool = Executors.newFixedThreadPool(8);
             List<Future<?>> fs = new ArrayList<>();
             long t0 = System.nanoTime();
@@ -43,8 +47,8 @@ final class IndexBench {
                 fs.add(pool.submit(() -> {
                     CheckpointId id = new CheckpointId(run, dev.ckptvault.layout.Step.of(step));
                     // The baseline needs the commit records in the container; the index needs the rows.
-                    ctx.storage().container().getBlobClient(id.commitBlob()).upload(BinaryData.fromString("{}"));
-                    ctx.indexStore().putCheckpoint(new Checkpoint(run.value(), step,
+                    ctx.storage.container().getBlobClient(id.commitBlob()).upload(BinaryData.fromString("{}"));
+                    ctx.index.putCheckpoint(new Checkpoint(run.value(), step,
                             step % 7 == 6 ? CheckpointState.UPLOADING : CheckpointState.COMMITTED, "hot", List.of(),
                             List.of(), List.of(), 0, Map.of(), false, Instant.now(), Instant.now(), Instant.now()));
                 }));
@@ -61,15 +65,15 @@ final class IndexBench {
             for (int r = -rounds.warmup(); r < rounds.timed(); r++) {
                 long s = System.nanoTime();
                 long found = -1;
-                for (BlobItem b : ctx.store().list(run.prefix(), false)) {
-                    if (BlobName.parse(b.getName()).orElse(null) instanceof BlobName.Record rec
+                for (StoredBlob b : ctx.store.list(run.prefix(), false)) {
+                    if (BlobName.parse(b.name()).orElse(null) instanceof BlobName.Record rec
                             && rec.kind() == BlobName.Kind.COMMIT) {
                         found = Math.max(found, rec.checkpoint().step().value());
                     }
                 }
                 long e1 = System.nanoTime() - s;
                 s = System.nanoTime();
-                long viaIndex = ctx.queries().latest(run).step();
+                long viaIndex = ctx.queries.latest(run).step();
                 long e2 = System.nanoTime() - s;
                 if (found != viaIndex) {
                     throw new IllegalStateException("listing found " + found + ", index " + viaIndex);
@@ -87,7 +91,8 @@ final class IndexBench {
         int files = Integer.getInteger("bench.files", 1000);
         int timed = Math.min(rounds.timed(), 5);
         try (AzuriteProcess azurite = AzuriteProcess.start(AzuriteExtension.projectDir(), null, 0, 0)) {
-            AppContext ctx = AzuriteExtension.context(azurite.connectionString(), Map.of(), Clock.systemUTC());
+            TestApp ctx = AzuriteExtension.app(azurite.connectionString(), Map.of(), Clock.systemUTC(),
+                    OutgoingEventPublisher.DISABLED);
             Timings t = new Timings(timed, files);
             int list = t.variant("one listing of the checkpoint (any commit check needs it)");
             int commit = t.variant("commit: listing + _commit.json + " + files + " leases + index rows");
@@ -99,18 +104,18 @@ final class IndexBench {
                 for (int i = 0; i < files; i++) {
                     String path = String.format("rank-%05d/shard.bin", i);
                     manifest.append(i == 0 ? "" : ",").append("{\"path\":\"").append(path).append("\",\"size\":1}");
-                    fs.add(pool.submit(() -> ctx.storage().container().getBlobClient(id.prefix() + path)
+                    fs.add(pool.submit(() -> ctx.storage.container().getBlobClient(id.prefix() + path)
                             .upload(BinaryData.fromString("x"))));
                 }
                 for (Future<?> f : fs) {
                     f.get();
                 }
-                ctx.store().createIfAbsent(id.manifestBlob(), manifest.append("]}").toString().getBytes(), Map.of());
+                ctx.store.createIfAbsent(id.manifestBlob(), manifest.append("]}").toString().getBytes(), Map.of());
                 long s = System.nanoTime();
-                int listed = ctx.store().list(id.prefix(), true).size();
+                int listed = ctx.store.list(id.prefix(), true).size();
                 long e1 = System.nanoTime() - s;
                 s = System.nanoTime();
-                Checkpoint c = ctx.index().refresh(id);
+                Checkpoint c = ctx.sync.refresh(id);
                 long e2 = System.nanoTime() - s;
                 if (c.state() != CheckpointState.COMMITTED || listed != files + 1) {
                     throw new IllegalStateException("expected COMMITTED with " + files + " files, got " + c.state());

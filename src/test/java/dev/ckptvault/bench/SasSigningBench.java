@@ -9,11 +9,10 @@ import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RelativePath;
 import dev.ckptvault.local.AzuriteProcess;
 import dev.ckptvault.testing.AzuriteExtension;
-import dev.ckptvault.upload.SasSigner;
+import dev.ckptvault.storage.SasSigner;
 import dev.ckptvault.upload.UploadAnswer;
 import dev.ckptvault.upload.UploadRequest;
 import dev.ckptvault.upload.UploadService;
-import dev.ckptvault.wiring.AppContext;
 import java.time.Clock;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -22,6 +21,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import dev.ckptvault.testing.TestApp;
+import dev.ckptvault.events.OutgoingEventPublisher;
 
 /**
  * Time to issue 1024 write URLs in-process, against an in-memory Azurite:
@@ -41,10 +42,11 @@ final class SasSigningBench {
         try (AzuriteProcess azurite = AzuriteProcess.start(AzuriteExtension.projectDir(), null, 0, 0)) {
             String connectionString = azurite.connectionString();
             // The composition root first: on the emulator it fixes the SAS version before anything signs.
-            AppContext ctx = AzuriteExtension.context(connectionString, Map.of(), Clock.systemUTC());
-            String container = ctx.config().container();
-            SasSigner signer = ctx.signer();
-            UploadService uploads = ctx.uploadService();
+            TestApp ctx = AzuriteExtension.app(connectionString, Map.of(), Clock.systemUTC(),
+                    OutgoingEventPublisher.DISABLED);
+            String container = ctx.config.container();
+            SasSigner signer = ctx.signer;
+            UploadService uploads = ctx.uploads;
 
             List<RelativePath> paths = new ArrayList<>(FILES);
             List<UploadRequest.FileRequest> files = new ArrayList<>(FILES);

@@ -11,7 +11,6 @@ import dev.ckptvault.testing.AzuriteExtension;
 import dev.ckptvault.testing.EventSamples;
 import dev.ckptvault.testing.Http;
 import dev.ckptvault.testing.Trainer;
-import dev.ckptvault.wiring.AppContext;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,18 +18,20 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import dev.ckptvault.layout.RunId;
+import dev.ckptvault.testing.TestApp;
 
 /** Upload, commit, resume, as trainers and Event Grid drive it, against Azurite. */
 class CommitFlowTest {
     @RegisterExtension
     static final AzuriteExtension AZURITE = new AzuriteExtension();
 
-    static AppContext ctx;
+    static TestApp ctx;
     static Trainer trainer;
 
     @BeforeAll
     static void setUp() {
-        ctx = AZURITE.context();
+        ctx = AZURITE.app();
         trainer = new Trainer(ctx);
     }
 
@@ -131,7 +132,7 @@ class CommitFlowTest {
         assertEquals("CheckpointCommitted", again.body().get("error").get("code").asText());
         int overwrite = Http.putBlob(url, bytes("evil")).statusCode();
         assertTrue(overwrite == 412 || overwrite == 409, "a URL issued before the commit cannot overwrite: " + overwrite);
-        assertArrayEquals(bytes("good"), ctx.storage().container().getBlobClient("immutable/step-000000000001/w.bin")
+        assertArrayEquals(bytes("good"), ctx.storage.container().getBlobClient("immutable/step-000000000001/w.bin")
                 .downloadContent().toBytes());
     }
 
@@ -145,7 +146,7 @@ class CommitFlowTest {
 
         // Someone with the account key breaks the lease and overwrites a committed file.
         String blob = "tamper/step-000000000002/t.bin";
-        var client = ctx.storage().container().getBlobClient(blob);
+        var client = ctx.storage.container().getBlobClient(blob);
         new com.azure.storage.blob.specialized.BlobLeaseClientBuilder().blobClient(client).buildClient().breakLease();
         client.upload(com.azure.core.util.BinaryData.fromString("xx"), true);
         trainer.deliverCreated(blob, EventSamples.Schema.EVENT_GRID);
@@ -159,9 +160,9 @@ class CommitFlowTest {
         trainer.write("ops", 1, Map.of("rank-0/a.bin", bytes("a")));
         Trainer.Call u = trainer.uploads("ops", 1, List.of("rank-1/b.bin"));
         Http.putBlob(u.body().get("uploads").get(0).get("url").asText(), bytes("b"));
-        long before = ctx.indexStore().operations();
+        long before = ctx.index.operations();
         trainer.deliverCreated("ops/step-000000000001/rank-1/b.bin", EventSamples.Schema.EVENT_GRID);
-        long perEvent = ctx.indexStore().operations() - before;
+        long perEvent = ctx.index.operations() - before;
         System.out.println("table operations per shard event (UPLOADING): " + perEvent);
         assertEquals(3, perEvent, "read file row, write file row, read checkpoint row");
     }
@@ -170,13 +171,13 @@ class CommitFlowTest {
     void aStaleEventForABlobIsIgnored() throws Exception {
         String blob = "stale/step-000000000001/s.bin";
         trainer.write("stale", 1, Map.of("s.bin", bytes("first")));
-        var props = ctx.storage().container().getBlobClient(blob).getProperties();
+        var props = ctx.storage.container().getBlobClient(blob).getProperties();
         String older = EventSamples.nextSequencer();
         String newer = EventSamples.nextSequencer();
-        String account = ctx.storage().blobService().getAccountName();
-        trainer.deliver(EventSamples.created(EventSamples.Schema.EVENT_GRID, account, ctx.config().container(), blob,
+        String account = ctx.storage.blobService().getAccountName();
+        trainer.deliver(EventSamples.created(EventSamples.Schema.EVENT_GRID, account, ctx.config.container(), blob,
                 props.getETag(), props.getBlobSize(), newer));
-        trainer.deliver(EventSamples.deleted(EventSamples.Schema.EVENT_GRID, account, ctx.config().container(), blob,
+        trainer.deliver(EventSamples.deleted(EventSamples.Schema.EVENT_GRID, account, ctx.config.container(), blob,
                 older));
         JsonNode files = trainer.get("stale", 1, false).body().get("files");
         assertEquals(1, files.size(), "the older delete did not remove the newer create");
@@ -193,10 +194,10 @@ class CommitFlowTest {
         trainer.deliverCreated("reidx/step-000000000006/u.bin", EventSamples.Schema.EVENT_GRID);
         JsonNode before4 = trainer.get("reidx", 4, false).body();
         JsonNode before6 = trainer.get("reidx", 6, false).body();
-        ctx.indexStore().dropCheckpoint(CheckpointId.of("reidx", 4));
-        ctx.indexStore().dropCheckpoint(CheckpointId.of("reidx", 6));
+        ctx.index.dropCheckpoint(CheckpointId.of("reidx", 4));
+        ctx.index.dropCheckpoint(CheckpointId.of("reidx", 6));
         assertEquals(404, trainer.get("reidx", 4, false).status());
-        ctx.reindexer().reindex(new dev.ckptvault.layout.RunId("reidx"));
+        ctx.reindexer.reindex(new dev.ckptvault.layout.RunId("reidx"));
         for (String field : List.of("state", "files", "bytes", "metrics", "pinned")) {
             assertEquals(before4.get(field), trainer.get("reidx", 4, false).body().get(field), field);
             assertEquals(before6.get(field), trainer.get("reidx", 6, false).body().get(field), field);

@@ -8,13 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
-import dev.ckptvault.index.Checkpoint;
+import dev.ckptvault.checkpoint.Checkpoint;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.testing.AzuriteExtension;
 import dev.ckptvault.testing.SelfSignedTls;
-import dev.ckptvault.testing.CheckpointFixture;
-import dev.ckptvault.wiring.AppContext;
+import dev.ckptvault.testing.Trainer;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -31,6 +30,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import dev.ckptvault.lifecycle.OutgoingEvents;
+import dev.ckptvault.lifecycle.RetentionEnforcer;
+import dev.ckptvault.testing.TestApp;
 
 /**
  * Outgoing events through the real Event Grid client to a local HTTPS endpoint (azure-core sends
@@ -47,9 +49,9 @@ class OutgoingEventsTest {
     static final List<Map<String, String>> headers = new CopyOnWriteArrayList<>();
     static final List<String> bodies = new CopyOnWriteArrayList<>();
     static final AtomicInteger failNext = new AtomicInteger();
-    static AppContext ctx;
+    static TestApp ctx;
     static OutgoingEvents events;
-    static CheckpointFixture fixture;
+    static Trainer fixture;
     static SelfSignedTls tls;
 
     @BeforeAll
@@ -75,10 +77,10 @@ class OutgoingEventsTest {
 
         OutgoingEventPublisher publisher = eventsPublisher();
 
-        ctx = AZURITE.context(Map.of("CKPT_RETENTION_KEEP_LAST", "100"), Clock.systemUTC());
-        events = new OutgoingEvents(publisher, ctx.store(), ctx.config().container(),
-                ctx.storage().blobService().getAccountUrl());
-        fixture = new CheckpointFixture(ctx);
+        ctx = AZURITE.app(Map.of("CKPT_RETENTION_KEEP_LAST", "100"), Clock.systemUTC());
+        events = new OutgoingEvents(publisher, ctx.store, ctx.config.container(),
+                ctx.storage.blobService().getAccountUrl());
+        fixture = new Trainer(ctx);
     }
 
     @AfterAll
@@ -92,7 +94,7 @@ class OutgoingEventsTest {
     void checkpointCommittedArrivesWithTheKeyAndTheExactPayloadThenIsMarked() {
         headers.clear();
         bodies.clear();
-        Checkpoint c = fixture.commit("evt-run", 1200, 2, Map.of("val_loss", 1.25));
+        Checkpoint c = fixture.commitSmall("evt-run", 1200, 2, Map.of("val_loss", 1.25));
         assertTrue(events.committed(c));
 
         assertEquals(1, bodies.size());
@@ -116,7 +118,7 @@ class OutgoingEventsTest {
                 sortedNames(e));
 
         JsonNode d = e.get("data");
-        String accountUrl = ctx.storage().blobService().getAccountUrl();
+        String accountUrl = ctx.storage.blobService().getAccountUrl();
         assertEquals("evt-run", d.get("runId").asText());
         assertEquals(1200, d.get("step").asLong());
         assertEquals("checkpoints", d.get("container").asText());
@@ -135,9 +137,9 @@ class OutgoingEventsTest {
         assertFalse(bodies.get(0).contains("leaseId"), "no lease id in the event");
 
         CheckpointId id = CheckpointId.of("evt-run", 1200);
-        assertEquals("true", ctx.store().metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
-        assertEquals("false", ctx.store().metadata(id.commitBlob()).orElseThrow().get("pinned"), "other metadata kept");
-        assertEquals(0, events.republishCommitted(List.of(c), ctx.index()), "a marked event is not sent again");
+        assertEquals("true", ctx.store.metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
+        assertEquals("false", ctx.store.metadata(id.commitBlob()).orElseThrow().get("pinned"), "other metadata kept");
+        assertEquals(0, events.republishCommitted(List.of(c), ctx.sync), "a marked event is not sent again");
         assertEquals(1, bodies.size());
     }
 
@@ -145,16 +147,16 @@ class OutgoingEventsTest {
     void aFailedPublishLeavesNoMarkAndTheSweepSendsItLater() {
         headers.clear();
         bodies.clear();
-        Checkpoint c = fixture.commit("evt-retry", 7, 1, Map.of());
+        Checkpoint c = fixture.commitSmall("evt-retry", 7, 1, Map.of());
         failNext.set(10); // more than the client's own retries
         assertFalse(events.committed(c), "a failed publish is reported, not thrown");
         failNext.set(0);
         CheckpointId id = CheckpointId.of("evt-retry", 7);
-        assertNull(ctx.store().metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
+        assertNull(ctx.store.metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
 
-        OutgoingEvents restarted = new OutgoingEvents(eventsPublisher(), ctx.store(), ctx.config().container(),
-                ctx.storage().blobService().getAccountUrl());
-        assertEquals(1, restarted.republishCommitted(ctx.index().allOfRun(id.run()), ctx.index()));
+        OutgoingEvents restarted = new OutgoingEvents(eventsPublisher(), ctx.store, ctx.config.container(),
+                ctx.storage.blobService().getAccountUrl());
+        assertEquals(1, restarted.republishCommitted(ctx.sync.allOfRun(id.run()), ctx.sync));
         assertEquals(1, bodies.size());
         assertEquals(OutgoingEvent.idOf("evt-retry", 7, OutgoingEvent.COMMITTED),
                 Json.parse(bodies.get(0), "b").get(0).get("id").asText());
@@ -163,27 +165,26 @@ class OutgoingEventsTest {
         assertEquals(c.files().size(), late.get("files").size());
         assertEquals(c.files().get(0).etag(), late.get("files").get(0).get("etag").asText());
         assertEquals(c.bytes(), late.get("bytes").asLong());
-        assertEquals("true", ctx.store().metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
+        assertEquals("true", ctx.store.metadata(id.commitBlob()).orElseThrow().get(OutgoingEvents.COMMITTED_MARK));
     }
 
     @Test
     void checkpointDeletedIsSentWhenRetentionDeletesACommittedCheckpoint() {
         headers.clear();
         bodies.clear();
-        fixture.commit("evt-del", 1, 1, Map.of());
-        fixture.commit("evt-del", 2, 1, Map.of());
-        assertTrue(ctx.afterCommit().drain(java.time.Duration.ofSeconds(60)));
-        var enforcer = new dev.ckptvault.retention.RetentionEnforcer(
-                new com.azure.storage.blob.batch.BlobBatchClientBuilder(ctx.storage().container()).buildClient(),
-                ctx.store(), ctx.index(), events, Clock.systemUTC(), dev.ckptvault.retention.RetentionEnforcer.NONE);
+        fixture.commitSmall("evt-del", 1, 1, Map.of());
+        fixture.commitSmall("evt-del", 2, 1, Map.of());
+        assertTrue(ctx.afterCommit.drain(java.time.Duration.ofSeconds(60)));
+        var enforcer = new dev.ckptvault.lifecycle.RetentionEnforcer(ctx.store, ctx.sync, events, Clock.systemUTC(),
+                dev.ckptvault.lifecycle.RetentionEnforcer.NONE);
         CheckpointId id = CheckpointId.of("evt-del", 1);
-        enforcer.delete(ctx.index().refresh(id), "test deletion", false);
+        enforcer.delete(ctx.sync.refresh(id), "test deletion", false);
         JsonNode e = Json.parse(bodies.get(bodies.size() - 1), "b").get(0);
         assertEquals("CheckpointDeleted", e.get("eventType").asText());
         assertEquals(OutgoingEvent.idOf("evt-del", 1, OutgoingEvent.DELETED), e.get("id").asText());
         assertEquals("test deletion", e.get("data").get("reason").asText());
         assertTrue(e.get("data").hasNonNull("deletedAt"));
-        assertEquals("true", ctx.store().metadata(id.tombstoneBlob()).orElseThrow().get(OutgoingEvents.DELETED_MARK));
+        assertEquals("true", ctx.store.metadata(id.tombstoneBlob()).orElseThrow().get(OutgoingEvents.DELETED_MARK));
     }
 
     private static OutgoingEventPublisher eventsPublisher() {

@@ -26,7 +26,7 @@ class HealthFunctionTest {
 
     @Test
     void reachableStorageIs200() {
-        LocalHttpResponse r = health(AZURITE.context());
+        LocalHttpResponse r = health(AZURITE.root(Map.of()));
         assertEquals(200, r.getStatusCode(), r.bodyText());
         assertEquals("ok", Json.parse(r.bodyText(), "r").get("storage").asText());
     }

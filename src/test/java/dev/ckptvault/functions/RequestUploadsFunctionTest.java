@@ -20,18 +20,22 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import dev.ckptvault.local.AzuriteProcess;
+import dev.ckptvault.config.CkptConfig;
+import dev.ckptvault.config.StorageSettings;
+import dev.ckptvault.testing.TestApp;
 
 /** The uploads function called as the Functions host would: request in, status + JSON out. */
 class RequestUploadsFunctionTest {
     @RegisterExtension
     static final AzuriteExtension AZURITE = new AzuriteExtension();
 
-    static AppContext ctx;
+    static TestApp ctx;
     static RequestUploadsFunction function;
 
     @BeforeAll
     static void setUp() {
-        ctx = AZURITE.context(Map.of("CKPT_MAX_FILES_PER_REQUEST", "50", "CKPT_MAX_BODY_BYTES", "4096"),
+        ctx = AZURITE.app(Map.of("CKPT_MAX_FILES_PER_REQUEST", "50", "CKPT_MAX_BODY_BYTES", "4096"),
                 Clock.systemUTC());
         function = ctx.function(RequestUploadsFunction.class);
     }
@@ -63,7 +67,7 @@ class RequestUploadsFunctionTest {
         assertEquals("run-a/step-000000001200/rank-00000/model.safetensors", first.get("blobName").asText());
         assertTrue(first.get("url").asText().contains("/checkpoints/run-a/step-000000001200/rank-00000/model.safetensors?"));
         assertTrue(first.get("url").asText().contains("sp=cw"));
-        assertTrue(ctx.storage().container().getBlobClient("run-a/_run.json").exists(), "first call creates the run");
+        assertTrue(ctx.storage.container().getBlobClient("run-a/_run.json").exists(), "first call creates the run");
     }
 
     @ParameterizedTest(name = "{0}")
@@ -122,7 +126,7 @@ class RequestUploadsFunctionTest {
     @Test
     void aCommittedCheckpointGets409() {
         CheckpointId id = CheckpointId.of("committed", 5);
-        ctx.store().createIfAbsent(id.commitBlob(), "{}".getBytes(StandardCharsets.UTF_8), Map.of());
+        ctx.store.createIfAbsent(id.commitBlob(), "{}".getBytes(StandardCharsets.UTF_8), Map.of());
         LocalHttpResponse r = call("committed", "5", "{\"files\":[{\"path\":\"a.bin\"}]}");
         assertEquals(409, r.getStatusCode());
         assertEquals("CheckpointCommitted", json(r).get("error").get("code").asText());
@@ -131,7 +135,7 @@ class RequestUploadsFunctionTest {
     @Test
     void whileCommittingOnlyListedFilesGetUrls() {
         CheckpointId id = CheckpointId.of("committing", 7);
-        ctx.store().createIfAbsent(id.manifestBlob(),
+        ctx.store.createIfAbsent(id.manifestBlob(),
                 "{\"step\":7,\"files\":[{\"path\":\"rank-0/a.bin\",\"size\":3}]}".getBytes(StandardCharsets.UTF_8),
                 Map.of());
         assertEquals(200, call("committing", "7", "{\"files\":[{\"path\":\"rank-0/a.bin\"}]}").getStatusCode());

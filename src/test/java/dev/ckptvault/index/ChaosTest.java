@@ -4,13 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.azure.storage.blob.models.BlobItem;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.testing.AzuriteExtension;
 import dev.ckptvault.testing.EventSamples;
 import dev.ckptvault.testing.Trainer;
-import dev.ckptvault.wiring.AppContext;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -28,6 +26,12 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CheckpointState;
+import dev.ckptvault.checkpoint.FileEntry;
+import dev.ckptvault.layout.Step;
+import dev.ckptvault.testing.TestApp;
+import dev.ckptvault.checkpoint.StoredBlob;
 
 /**
  * Seeded random histories of multi-rank checkpoint series (crashed attempts re-written at the
@@ -42,19 +46,19 @@ class ChaosTest {
     static final AzuriteExtension AZURITE = new AzuriteExtension();
     static final int HISTORIES = Integer.getInteger("chaos.histories", 16);
 
-    static AppContext history;
-    static AppContext shuffled;
-    static AppContext ordered;
-    static AppContext rebuilt;
+    static TestApp history;
+    static TestApp shuffled;
+    static TestApp ordered;
+    static TestApp rebuilt;
     static ExecutorService pool;
 
     @BeforeAll
     static void setUp() {
         Clock clock = Clock.systemUTC();
-        history = AZURITE.context(Map.of("CKPT_INDEX_TABLE", "chaoshistory"), clock);
-        shuffled = AZURITE.context(Map.of("CKPT_INDEX_TABLE", "chaosshuffled"), clock);
-        ordered = AZURITE.context(Map.of("CKPT_INDEX_TABLE", "chaosordered"), clock);
-        rebuilt = AZURITE.context(Map.of("CKPT_INDEX_TABLE", "chaosrebuilt"), clock);
+        history = AZURITE.app(Map.of("CKPT_INDEX_TABLE", "chaoshistory"), clock);
+        shuffled = AZURITE.app(Map.of("CKPT_INDEX_TABLE", "chaosshuffled"), clock);
+        ordered = AZURITE.app(Map.of("CKPT_INDEX_TABLE", "chaosordered"), clock);
+        rebuilt = AZURITE.app(Map.of("CKPT_INDEX_TABLE", "chaosrebuilt"), clock);
         pool = Executors.newFixedThreadPool(4);
     }
 
@@ -68,24 +72,24 @@ class ChaosTest {
         final String prefix;
         final Map<String, String> seen = new HashMap<>();
         final List<String> events = new ArrayList<>();
-        final String account = history.storage().blobService().getAccountName();
+        final String account = history.storage.blobService().getAccountName();
 
         Recorder(String run) {
             this.prefix = run + "/";
         }
 
         void capture() {
-            Map<String, BlobItem> now = new TreeMap<>();
-            for (BlobItem b : history.store().list(prefix, false)) {
-                now.put(b.getName(), b);
+            Map<String, StoredBlob> now = new TreeMap<>();
+            for (StoredBlob b : history.store.list(prefix, false)) {
+                now.put(b.name(), b);
             }
-            for (Map.Entry<String, BlobItem> e : now.entrySet()) {
-                String etag = e.getValue().getProperties().getETag();
+            for (Map.Entry<String, StoredBlob> e : now.entrySet()) {
+                String etag = e.getValue().etag();
                 if (!etag.equals(seen.get(e.getKey()))) {
                     EventSamples.Schema schema = events.size() % 2 == 0
                             ? EventSamples.Schema.EVENT_GRID : EventSamples.Schema.CLOUD_EVENTS;
-                    events.add(EventSamples.created(schema, account, history.config().container(), e.getKey(),
-                            "\"" + etag + "\"", e.getValue().getProperties().getContentLength(),
+                    events.add(EventSamples.created(schema, account, history.config.container(), e.getKey(),
+                            etag, e.getValue().size(),
                             EventSamples.nextSequencer()));
                     seen.put(e.getKey(), etag);
                 }
@@ -93,7 +97,7 @@ class ChaosTest {
             for (String gone : new ArrayList<>(seen.keySet())) {
                 if (!now.containsKey(gone)) {
                     events.add(EventSamples.deleted(EventSamples.Schema.EVENT_GRID, account,
-                            history.config().container(), gone, EventSamples.nextSequencer()));
+                            history.config.container(), gone, EventSamples.nextSequencer()));
                     seen.remove(gone);
                 }
             }
@@ -186,15 +190,15 @@ class ChaosTest {
         List<String> events = rec.events;
         deliverShuffled(events, rnd);
         for (String e : events) {
-            ordered.blobEvents().handle(e);
+            ordered.events.handle(e);
         }
-        rebuilt.reindexer().reindex(new RunId(run));
+        rebuilt.reindexer.reindex(new RunId(run));
 
         for (Map.Entry<Long, Scenario> e : scenarios.entrySet()) {
             CheckpointId id = new CheckpointId(new RunId(run), dev.ckptvault.layout.Step.of(e.getKey()));
-            Checkpoint a = shuffled.index().get(id).orElseThrow(() -> new AssertionError("shuffled lacks " + id));
-            Checkpoint b = ordered.index().get(id).orElseThrow(() -> new AssertionError("ordered lacks " + id));
-            Checkpoint c = rebuilt.index().get(id).orElseThrow(() -> new AssertionError("reindex lacks " + id));
+            Checkpoint a = shuffled.sync.get(id).orElseThrow(() -> new AssertionError("shuffled lacks " + id));
+            Checkpoint b = ordered.sync.get(id).orElseThrow(() -> new AssertionError("ordered lacks " + id));
+            Checkpoint c = rebuilt.sync.get(id).orElseThrow(() -> new AssertionError("reindex lacks " + id));
             String where = "seed " + seed + " " + id + " " + e.getValue();
             assertSame(a, b, where + " shuffled vs ordered");
             assertSame(a, c, where + " shuffled vs reindex");
@@ -214,7 +218,7 @@ class ChaosTest {
             }
         }
         long expectLatest = intended.keySet().stream().mapToLong(Long::longValue).max().orElse(-1);
-        for (AppContext ctx : List.of(shuffled, ordered, rebuilt)) {
+        for (TestApp ctx : List.of(shuffled, ordered, rebuilt)) {
             var latest = new Trainer(ctx).latest(run);
             if (expectLatest < 0) {
                 assertEquals(404, latest.status());
@@ -254,7 +258,7 @@ class ChaosTest {
             final int me = th;
             futures.add(pool.submit(() -> {
                 for (int i = me; i < deliveries.size(); i += threads) {
-                    shuffled.blobEvents().handle(deliveries.get(i));
+                    shuffled.events.handle(deliveries.get(i));
                 }
             }));
         }

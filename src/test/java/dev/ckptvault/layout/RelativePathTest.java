@@ -3,10 +3,10 @@ package dev.ckptvault.layout;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.ckptvault.error.InvalidInputException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import dev.ckptvault.error.InvalidInputException;
 
 class RelativePathTest {
     @ParameterizedTest

@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.testing.AzuriteExtension;
-import dev.ckptvault.wiring.AppContext;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,11 +18,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import dev.ckptvault.testing.TestApp;
 
 class BlobEventWatcherTest {
     @RegisterExtension
     static final AzuriteExtension AZURITE = new AzuriteExtension();
-    static AppContext ctx;
+    static TestApp ctx;
 
     final List<CheckpointId> open = new CopyOnWriteArrayList<>();
     final List<ObjectNode> delivered = new CopyOnWriteArrayList<>();
@@ -32,13 +32,13 @@ class BlobEventWatcherTest {
 
     @BeforeAll
     static void context() {
-        ctx = AZURITE.context();
+        ctx = AZURITE.app();
     }
 
     @BeforeEach
     void watcher() {
         delivered.clear();
-        watcher = new BlobEventWatcher(ctx.store(), "devstoreaccount1", () -> List.copyOf(open), events -> {
+        watcher = new BlobEventWatcher(ctx.storage.container(), "devstoreaccount1", () -> List.copyOf(open), events -> {
             if (failuresToInject.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
                 return "refused (test)";
             }
@@ -49,7 +49,7 @@ class BlobEventWatcherTest {
 
     /** Writes a blob; returns its ETag as the PUT answer's header carries it (the SDK strips the quotes). */
     private static String put(String name, String text) {
-        BlobClient blob = ctx.storage().container().getBlobClient(name);
+        BlobClient blob = ctx.storage.container().getBlobClient(name);
         String eTag = blob.uploadWithResponse(new com.azure.storage.blob.options.BlobParallelUploadOptions(
                 BinaryData.fromString(text)), null, null).getValue().getETag();
         return eTag.startsWith("\"") ? eTag : "\"" + eTag + "\"";
@@ -71,7 +71,7 @@ class BlobEventWatcherTest {
                 fieldNames(e));
         assertEquals("/subscriptions/" + BlobEventWatcher.LOCAL_SUBSCRIPTION + "/resourceGroups/local/providers/"
                 + "Microsoft.Storage/storageAccounts/devstoreaccount1", e.get("topic").asText());
-        assertEquals("/blobServices/default/containers/" + ctx.config().container() + "/blobs/shape/step-000000000001/rank-0/model.bin",
+        assertEquals("/blobServices/default/containers/" + ctx.config.container() + "/blobs/shape/step-000000000001/rank-0/model.bin",
                 e.get("subject").asText());
         assertEquals("Microsoft.Storage.BlobCreated", e.get("eventType").asText());
         assertEquals("", e.get("dataVersion").asText());
@@ -82,7 +82,7 @@ class BlobEventWatcherTest {
         assertEquals(eTag, d.get("eTag").asText(), "the same eTag the writer got from its PUT");
         assertEquals(5, d.get("contentLength").asLong());
         assertEquals("BlockBlob", d.get("blobType").asText());
-        assertEquals(ctx.storage().container().getBlobContainerUrl() + "/" + id.prefix() + "rank-0/model.bin",
+        assertEquals(ctx.storage.container().getBlobContainerUrl() + "/" + id.prefix() + "rank-0/model.bin",
                 d.get("url").asText());
         assertTrue(d.get("sequencer").asText().matches("[0-9a-f]{32}"), d.get("sequencer").asText());
         assertTrue(d.get("storageDiagnostics").get("batchId").isTextual());
@@ -106,7 +106,7 @@ class BlobEventWatcherTest {
 
         delivered.clear();
         String newTag = put(id.prefix() + "a.bin", "one, rewritten");
-        ctx.storage().container().getBlobClient(id.prefix() + "b.bin").delete();
+        ctx.storage.container().getBlobClient(id.prefix() + "b.bin").delete();
         assertEquals(2, watcher.pollOnce());
         assertEquals(List.of("Microsoft.Storage.BlobCreated a.bin", "Microsoft.Storage.BlobDeleted b.bin"),
                 types().stream().map(t -> t.replace(id.prefix(), "")).toList());

@@ -35,7 +35,6 @@ class EventGridWebhookTest {
     void reset() {
         FUNCTION.events.clear();
         FUNCTION.failing = false;
-        local.eventsSeen.clear();
     }
 
     static String sample(String name) throws IOException {
@@ -68,7 +67,6 @@ class EventGridWebhookTest {
         assertEquals("Microsoft.Storage.BlobCreated", event.get("eventType").asText());
         assertEquals("\"0x8D4BCC2E4835CD0\"", event.get("data").get("eTag").asText());
         assertEquals("00000000000004420000000000028963", event.get("data").get("sequencer").asText());
-        assertEquals(1, local.eventsSeen.size(), "health learns that an event arrived");
     }
 
     @Test
@@ -127,7 +125,6 @@ class EventGridWebhookTest {
         FUNCTION.failing = true;
         HttpResponse<String> r = notify(sample("blob-created.eventgrid.json"), "application/json");
         assertEquals(500, r.statusCode());
-        assertTrue(local.eventsSeen.isEmpty());
     }
 
     @Test

@@ -15,11 +15,10 @@ final class LocalServers implements AutoCloseable {
     final FunctionHost host;
     final EventGridDispatcher dispatcher;
     final LocalHttpServer server;
-    final List<Instant> eventsSeen = new CopyOnWriteArrayList<>();
 
     LocalServers(KeyPolicy keys, Object... functions) throws IOException {
         host = TestFunctions.load(functions);
-        dispatcher = new EventGridDispatcher(host, eventsSeen::add, Clock.systemUTC(), 4);
+        dispatcher = new EventGridDispatcher(host, 4);
         server = new LocalHttpServer(host, new EventGridWebhook(dispatcher), keys, 0, 8);
         server.start();
     }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ckptvault.json.Json;
 import dev.ckptvault.testing.AzuriteExtension;
 import dev.ckptvault.testing.Http;
 import java.io.BufferedReader;
@@ -23,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.ckptvault.json.Json;
 
 /**
  * The whole local stack as a user runs it: its own Azurite, the app's real functions through the

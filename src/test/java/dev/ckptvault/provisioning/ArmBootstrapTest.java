@@ -19,6 +19,7 @@ import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import dev.ckptvault.config.Names;
 
 /** Bootstrap through the SDK against a local ARM speaking the documented wire format. */
 class ArmBootstrapTest {

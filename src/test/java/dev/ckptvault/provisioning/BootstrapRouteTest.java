@@ -23,6 +23,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import dev.ckptvault.config.StorageSettings;
+import dev.ckptvault.storage.StorageClients;
 
 /** POST /api/manage/bootstrap in local mode (Azurite) and Azure mode (fake ARM), and the CLI. */
 class BootstrapRouteTest {
@@ -51,9 +53,10 @@ class BootstrapRouteTest {
         JsonNode r = Json.parse(first.bodyText(), "r");
         assertEquals("local", r.get("mode").asText());
         assertEquals(List.of("container", "deadLetterContainer", "indexTable"), steps(r.get("created")));
-        assertTrue(ctx.storage().blobService().getBlobContainerClient("bootstrapped").exists());
-        assertTrue(ctx.storage().blobService().getBlobContainerClient("boot-deadletter").exists());
-        ctx.storage().tableService().getTableClient("bootindex").listEntities().stream().count();
+        StorageClients storage = new StorageClients(CkptConfig.fromMap(AZURITE.settings(Map.of())));
+        assertTrue(storage.blobService().getBlobContainerClient("bootstrapped").exists());
+        assertTrue(storage.blobService().getBlobContainerClient("boot-deadletter").exists());
+        storage.tableService().getTableClient("bootindex").listEntities().stream().count();
         Map<String, String> skipped = new HashMap<>();
         r.get("skipped").forEach(s -> skipped.put(s.get("step").asText(), s.get("reason").asText()));
         assertEquals(java.util.Set.of("resourceGroup", "storageAccount", "blobSoftDelete", "appRoles", "systemTopic",

@@ -1,7 +1,7 @@
 package dev.ckptvault.retention;
 
-import dev.ckptvault.index.Checkpoint;
-import dev.ckptvault.index.CheckpointState;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CheckpointState;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;

@@ -5,31 +5,29 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.azure.storage.blob.batch.BlobBatchClientBuilder;
 import com.azure.storage.blob.models.AccessTier;
 import com.azure.storage.blob.models.BlobProperties;
 import com.azure.storage.blob.models.LeaseStateType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.microsoft.azure.functions.HttpMethod;
-import dev.ckptvault.commit.CommitRecord;
+import dev.ckptvault.checkpoint.CommitRecord;
 import dev.ckptvault.error.ConflictException;
 import dev.ckptvault.error.NotFoundException;
-import dev.ckptvault.events.OutgoingEvents;
+import dev.ckptvault.lifecycle.OutgoingEvents;
 import dev.ckptvault.functions.DeleteCheckpointFunction;
 import dev.ckptvault.functions.PinFunction;
 import dev.ckptvault.functions.PutRunFunction;
 import dev.ckptvault.functions.RetentionPlanFunction;
 import dev.ckptvault.functions.UnpinFunction;
-import dev.ckptvault.index.CheckpointState;
+import dev.ckptvault.checkpoint.CheckpointState;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.local.LocalHttpRequest;
 import dev.ckptvault.local.LocalHttpResponse;
 import dev.ckptvault.testing.AzuriteExtension;
-import dev.ckptvault.testing.CheckpointFixture;
+import dev.ckptvault.testing.Trainer;
 import dev.ckptvault.testing.MutableClock;
-import dev.ckptvault.wiring.AppContext;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -40,6 +38,11 @@ import java.util.TreeSet;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import dev.ckptvault.lifecycle.RetentionEnforcer;
+import dev.ckptvault.lifecycle.RetentionService;
+import dev.ckptvault.lifecycle.Sweeper;
+import dev.ckptvault.lifecycle.Tombstone;
+import dev.ckptvault.testing.TestApp;
 
 /** Retention against real storage (Azurite): exactly the expected blobs remain, leases do not block, crashes finish. */
 class RetentionEnforcementTest {
@@ -47,14 +50,14 @@ class RetentionEnforcementTest {
     static final AzuriteExtension AZURITE = new AzuriteExtension();
 
     static MutableClock clock;
-    static AppContext ctx;
-    static CheckpointFixture fixture;
+    static TestApp ctx;
+    static Trainer fixture;
 
     @BeforeAll
     static void setUp() {
         clock = new MutableClock(Instant.now());
-        ctx = AZURITE.context(Map.of("CKPT_RETENTION_KEEP_LAST", "1", "CKPT_RETENTION_MIN_AGE_MINUTES", "0"), clock);
-        fixture = new CheckpointFixture(ctx);
+        ctx = AZURITE.app(Map.of("CKPT_RETENTION_KEEP_LAST", "1", "CKPT_RETENTION_MIN_AGE_MINUTES", "0"), clock);
+        fixture = new Trainer(ctx);
     }
 
     static LocalHttpResponse putRun(String run, String body) {
@@ -67,7 +70,7 @@ class RetentionEnforcementTest {
     }
 
     static void drain() {
-        assertTrue(ctx.afterCommit().drain(Duration.ofSeconds(60)), "after-commit work did not finish");
+        assertTrue(ctx.afterCommit.drain(Duration.ofSeconds(60)), "after-commit work did not finish");
     }
 
     /** The blobs a kept checkpoint has, and the one a deleted checkpoint leaves. */
@@ -95,10 +98,10 @@ class RetentionEnforcementTest {
         assertEquals(200, putRun(run, "{\"retention\":{\"keepLast\":3,\"keepEvery\":5,\"minAgeMinutes\":0}}")
                 .getStatusCode());
         for (long step = 1; step <= 20; step++) {
-            fixture.commit(run, step, 2, Map.of("loss", 1.0 / step));
+            fixture.commitSmall(run, step, 2, Map.of("loss", 1.0 / step));
         }
         drain();
-        Sweeper.Report report = ctx.sweeper().sweep();
+        Sweeper.Report report = ctx.sweeper.sweep();
         assertEquals(0, report.failures(), report.toString());
 
         List<Long> kept = List.of(5L, 10L, 15L, 18L, 19L, 20L);
@@ -110,12 +113,12 @@ class RetentionEnforcementTest {
         }
         assertEquals(expectedBlobs(run, kept, deleted, 2), new TreeSet<>(fixture.blobs(run + "/")));
         for (long s : deleted) {
-            assertEquals(CheckpointState.DELETED, ctx.index().get(CheckpointId.of(run, s)).orElseThrow().state());
+            assertEquals(CheckpointState.DELETED, ctx.sync.get(CheckpointId.of(run, s)).orElseThrow().state());
         }
-        assertTrue(ctx.sweeper().sweep().changedNothing(), "a second sweep changes nothing");
+        assertTrue(ctx.sweeper.sweep().changedNothing(), "a second sweep changes nothing");
         assertEquals(expectedBlobs(run, kept, deleted, 2), new TreeSet<>(fixture.blobs(run + "/")));
 
-        Tombstone t = Json.read(ctx.store().download(CheckpointId.of(run, 7).tombstoneBlob()).orElseThrow(),
+        Tombstone t = Json.read(ctx.store.download(CheckpointId.of(run, 7).tombstoneBlob()).orElseThrow(),
                 Tombstone.class);
         assertEquals(CheckpointState.COMMITTED, t.state());
         assertTrue(t.reason().startsWith("committed, kept by no rule (keepLast 3, keepEvery 5"), t.reason());
@@ -126,14 +129,14 @@ class RetentionEnforcementTest {
     void aLeaseTakenAtCommitDoesNotBlockDeletion() {
         String run = "leased";
         putRun(run, "{\"retention\":{\"keepLast\":5}}");
-        fixture.commit(run, 1, 3, Map.of());
-        fixture.commit(run, 2, 1, Map.of());
+        fixture.commitSmall(run, 1, 3, Map.of());
+        fixture.commitSmall(run, 2, 1, Map.of());
         drain();
         CheckpointId id = CheckpointId.of(run, 1);
-        BlobProperties before = ctx.storage().container().getBlobClient(id.prefix() + "rank-0/shard.bin").getProperties();
+        BlobProperties before = ctx.storage.container().getBlobClient(id.prefix() + "rank-0/shard.bin").getProperties();
         assertEquals(LeaseStateType.LEASED, before.getLeaseState(), "the commit leased the file");
 
-        RetentionService.DeleteAnswer answer = ctx.retention().deleteNow(id, false);
+        RetentionService.DeleteAnswer answer = ctx.retention.deleteNow(id, false);
         assertEquals(CheckpointState.DELETED, answer.state());
         assertEquals(List.of(id.tombstoneBlob()), fixture.blobs(id.prefix()));
     }
@@ -142,80 +145,79 @@ class RetentionEnforcementTest {
     void aCrashBetweenTombstoneAndDeleteIsFinishedByTheNextSweep() {
         String run = "crashy";
         putRun(run, "{\"retention\":{\"keepLast\":1}}");
-        fixture.commit(run, 1, 2, Map.of());
+        fixture.commitSmall(run, 1, 2, Map.of());
         drain();
         CheckpointId id = CheckpointId.of(run, 1);
-        RetentionEnforcer crashing = new RetentionEnforcer(new BlobBatchClientBuilder(ctx.storage().container()).buildClient(),
-                ctx.store(), ctx.index(), ctx.outgoingEvents(), clock, (point, at) -> {
+        RetentionEnforcer crashing = ctx.enforcer((point, at) -> {
                     if (point.equals(RetentionEnforcer.AFTER_TOMBSTONE)) {
                         throw new IllegalStateException("injected crash after the tombstone");
                     }
                 });
-        var checkpoint = ctx.index().refresh(id);
+        var checkpoint = ctx.sync.refresh(id);
         assertThrows(IllegalStateException.class, () -> crashing.delete(checkpoint, "test", true));
         assertTrue(fixture.blobs(id.prefix()).contains(id.tombstoneBlob()));
         assertTrue(fixture.blobs(id.prefix()).size() > 1, "files still there after the crash");
-        assertEquals(CheckpointState.DELETING, ctx.index().refresh(id).state());
+        assertEquals(CheckpointState.DELETING, ctx.sync.refresh(id).state());
 
-        ctx.sweeper().sweep();
+        ctx.sweeper.sweep();
         assertEquals(List.of(id.tombstoneBlob()), fixture.blobs(id.prefix()));
-        assertEquals(CheckpointState.DELETED, ctx.index().get(id).orElseThrow().state());
+        assertEquals(CheckpointState.DELETED, ctx.sync.get(id).orElseThrow().state());
     }
 
     @Test
     void actionCoolMovesFilesToTheCoolTierKeepingTheirLeases() {
         String run = "cooled";
         putRun(run, "{\"retention\":{\"keepLast\":1,\"action\":\"cool\"}}");
-        fixture.commit(run, 1, 2, Map.of());
-        fixture.commit(run, 2, 2, Map.of());
+        fixture.commitSmall(run, 1, 2, Map.of());
+        fixture.commitSmall(run, 2, 2, Map.of());
         drain();
-        ctx.sweeper().sweep();
+        ctx.sweeper.sweep();
         CheckpointId id = CheckpointId.of(run, 1);
-        BlobProperties p = ctx.storage().container().getBlobClient(id.prefix() + "rank-0/shard.bin").getProperties();
+        BlobProperties p = ctx.storage.container().getBlobClient(id.prefix() + "rank-0/shard.bin").getProperties();
         assertEquals(AccessTier.COOL, p.getAccessTier());
         assertEquals(LeaseStateType.LEASED, p.getLeaseState(), "a cooled checkpoint stays immutable");
-        assertEquals("cool", ctx.index().get(id).orElseThrow().tier());
-        assertEquals(CheckpointState.COMMITTED, ctx.index().get(id).orElseThrow().state());
-        assertEquals("hot", ctx.index().get(CheckpointId.of(run, 2)).orElseThrow().tier());
-        assertTrue(ctx.sweeper().sweep().changedNothing());
+        assertEquals("cool", ctx.sync.get(id).orElseThrow().tier());
+        assertEquals(CheckpointState.COMMITTED, ctx.sync.get(id).orElseThrow().state());
+        assertEquals("hot", ctx.sync.get(CheckpointId.of(run, 2)).orElseThrow().tier());
+        assertTrue(ctx.sweeper.sweep().changedNothing());
     }
 
     @Test
     void abandonedUploadsAreCollectedAfterTheirTtl() {
         String run = "abandoned";
         putRun(run, "{\"retention\":{\"incompleteTtlMinutes\":30}}");
-        fixture.commit(run, 1, 1, Map.of());
-        fixture.upload(run, 2, 2);
+        fixture.commitSmall(run, 1, 1, Map.of());
+        fixture.writeSmall(run, 2, 2);
         drain();
-        ctx.sweeper().sweep();
-        assertEquals(CheckpointState.UPLOADING, ctx.index().get(CheckpointId.of(run, 2)).orElseThrow().state());
+        ctx.sweeper.sweep();
+        assertEquals(CheckpointState.UPLOADING, ctx.sync.get(CheckpointId.of(run, 2)).orElseThrow().state());
         assertTrue(fixture.blobs(CheckpointId.of(run, 2).prefix()).size() >= 2);
 
         clock.advance(Duration.ofDays(2)); // past both the run's TTL and the app's default (1440 min)
         try {
-            ctx.sweeper().sweep();
+            ctx.sweeper.sweep();
         } finally {
             clock.advance(Duration.ofDays(-2).plusSeconds(1));
         }
         assertEquals(List.of(CheckpointId.of(run, 2).tombstoneBlob()), fixture.blobs(CheckpointId.of(run, 2).prefix()));
-        assertEquals(CheckpointState.COMMITTED, ctx.index().get(CheckpointId.of(run, 1)).orElseThrow().state());
+        assertEquals(CheckpointState.COMMITTED, ctx.sync.get(CheckpointId.of(run, 1)).orElseThrow().state());
     }
 
     @Test
     void aPinnedCheckpointSurvivesUntilUnpinned() {
         String run = "pinned";
         putRun(run, "{\"retention\":{\"keepLast\":1}}");
-        fixture.commit(run, 1, 1, Map.of());
+        fixture.commitSmall(run, 1, 1, Map.of());
         CheckpointId id = CheckpointId.of(run, 1);
         LocalHttpResponse pin = (LocalHttpResponse) ctx.function(PinFunction.class).run(
                 LocalHttpRequest.of(HttpMethod.PUT, "/api/runs/" + run + "/checkpoints/1/pin", Map.of(), null), run, "1");
         assertEquals(200, pin.getStatusCode(), pin.bodyText());
         assertTrue(json(pin).get("pinned").asBoolean());
-        fixture.commit(run, 2, 1, Map.of());
+        fixture.commitSmall(run, 2, 1, Map.of());
         drain();
-        ctx.sweeper().sweep();
+        ctx.sweeper.sweep();
         assertTrue(fixture.blobs(id.prefix()).contains(id.commitBlob()), "pinned checkpoint kept");
-        Map<String, String> metadata = ctx.store().metadata(id.commitBlob()).orElseThrow();
+        Map<String, String> metadata = ctx.store.metadata(id.commitBlob()).orElseThrow();
         assertEquals("true", metadata.get(CommitRecord.PINNED_METADATA));
 
         LocalHttpResponse plan = (LocalHttpResponse) ctx.function(RetentionPlanFunction.class).run(
@@ -228,13 +230,13 @@ class RetentionEnforcementTest {
                 LocalHttpRequest.of(HttpMethod.DELETE, "/api/runs/" + run + "/checkpoints/1/pin", Map.of(), null), run, "1");
         assertEquals(200, unpin.getStatusCode(), unpin.bodyText());
         assertFalse(json(unpin).get("pinned").asBoolean());
-        ctx.sweeper().sweep();
+        ctx.sweeper.sweep();
         assertEquals(List.of(id.tombstoneBlob()), fixture.blobs(id.prefix()));
     }
 
     @Test
     void pinAnswers404ForNoSuchCheckpointAnd409WhenNotCommitted() {
-        fixture.upload("pin-errors", 3, 1);
+        fixture.writeSmall("pin-errors", 3, 1);
         LocalHttpResponse missing = (LocalHttpResponse) ctx.function(PinFunction.class).run(
                 LocalHttpRequest.of(HttpMethod.PUT, "/api/runs/pin-errors/checkpoints/99/pin", Map.of(), null),
                 "pin-errors", "99");
@@ -254,7 +256,7 @@ class RetentionEnforcementTest {
     @Test
     void deletingTheOnlyCommittedCheckpointNeedsForce() {
         String run = "only";
-        fixture.commit(run, 1, 1, Map.of());
+        fixture.commitSmall(run, 1, 1, Map.of());
         drain();
         DeleteCheckpointFunction f = ctx.function(DeleteCheckpointFunction.class);
         LocalHttpResponse refused = (LocalHttpResponse) f.run(
@@ -286,18 +288,18 @@ class RetentionEnforcementTest {
         assertEquals(5, body.get("retention").get("keepLast").asInt());
         assertEquals(0, body.get("retention").get("minAgeMinutes").asInt(), "default from the app settings");
         assertEquals("delete", body.get("retention").get("action").asText());
-        JsonNode stored = Json.parse(new String(ctx.store().download("policy-run/_run.json").orElseThrow()), "s");
+        JsonNode stored = Json.parse(new String(ctx.store.download("policy-run/_run.json").orElseThrow()), "s");
         assertEquals("policy-run", stored.get("runId").asText());
         assertTrue(stored.hasNonNull("createdAt"));
         assertEquals("{\"keepLast\":5,\"keepBest\":{\"metric\":\"val_loss\",\"mode\":\"min\",\"count\":2}}",
                 stored.get("retention").toString());
-        assertEquals(5, ctx.runPolicies().effective(new RunId("policy-run")).keepLast());
+        assertEquals(5, ctx.policies.effective(new RunId("policy-run")).keepLast());
 
         putRun("policy-run", "{\"retention\":{\"action\":\"cool\"}}");
-        RetentionPolicy now = ctx.runPolicies().effective(new RunId("policy-run"));
+        RetentionPolicy now = ctx.policies.effective(new RunId("policy-run"));
         assertEquals(1, now.keepLast(), "PUT replaces what the user set; the rest falls back to defaults");
         assertEquals(RetentionPolicy.Action.COOL, now.action());
-        assertEquals(stored.get("createdAt"), Json.parse(new String(ctx.store().download("policy-run/_run.json")
+        assertEquals(stored.get("createdAt"), Json.parse(new String(ctx.store.download("policy-run/_run.json")
                 .orElseThrow()), "s").get("createdAt"), "createdAt survives updates");
 
         LocalHttpResponse bad = putRun("policy-run", "{\"retention\":{\"keepBest\":{\"metric\":\"l\",\"mode\":\"mid\",\"count\":1}}}");
@@ -314,34 +316,34 @@ class RetentionEnforcementTest {
     void aStoredPolicyWrittenOutOfBandThatIsInvalidKeepsEverything() {
         String run = "broken-policy";
         putRun(run, "{}");
-        var stored = ctx.store().client().getBlobClient(run + "/_run.json");
+        var stored = ctx.storage.container().getBlobClient(run + "/_run.json");
         stored.upload(com.azure.core.util.BinaryData.fromString(
                 "{\"runId\":\"broken-policy\",\"retention\":{\"keepLast\":-4}}"), true);
-        fixture.commit(run, 1, 1, Map.of());
-        fixture.commit(run, 2, 1, Map.of());
+        fixture.commitSmall(run, 1, 1, Map.of());
+        fixture.commitSmall(run, 2, 1, Map.of());
         drain();
-        RetentionService.PlanView plan = ctx.retention().plan(new RunId(run));
+        RetentionService.PlanView plan = ctx.retention.plan(new RunId(run));
         assertTrue(plan.remove().isEmpty());
         assertTrue(plan.policyProblem().contains("retention.keepLast"), plan.policyProblem());
-        ctx.sweeper().sweep();
+        ctx.sweeper.sweep();
         assertTrue(fixture.blobs(CheckpointId.of(run, 1).prefix()).contains(CheckpointId.of(run, 1).commitBlob()));
     }
 
     @Test
     void planOfAnUnknownRunIs404() {
-        assertThrows(NotFoundException.class, () -> ctx.retention().plan(new RunId("nobody")));
+        assertThrows(NotFoundException.class, () -> ctx.retention.plan(new RunId("nobody")));
     }
 
     @Test
     void unpinnedMarkKeepsOtherMetadata() {
         String run = "metadata";
-        fixture.commit(run, 1, 1, Map.of());
+        fixture.commitSmall(run, 1, 1, Map.of());
         CheckpointId id = CheckpointId.of(run, 1);
-        ctx.store().mergeMetadata(id.commitBlob(), Map.of(OutgoingEvents.COMMITTED_MARK, "true"));
-        ctx.retention().pin(id, true);
-        Map<String, String> m = ctx.store().metadata(id.commitBlob()).orElseThrow();
+        ctx.store.mergeMetadata(id.commitBlob(), Map.of(OutgoingEvents.COMMITTED_MARK, "true"));
+        ctx.retention.pin(id, true);
+        Map<String, String> m = ctx.store.metadata(id.commitBlob()).orElseThrow();
         assertEquals("true", m.get(OutgoingEvents.COMMITTED_MARK));
         assertEquals("true", m.get(CommitRecord.PINNED_METADATA));
-        assertThrows(ConflictException.class, () -> ctx.retention().deleteNow(id, false), "pinned needs force");
+        assertThrows(ConflictException.class, () -> ctx.retention.deleteNow(id, false), "pinned needs force");
     }
 }

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.ckptvault.index.Checkpoint;
-import dev.ckptvault.index.CheckpointState;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CheckpointState;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -3,20 +3,18 @@ package dev.ckptvault.retention;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.azure.storage.blob.batch.BlobBatchClientBuilder;
 import com.microsoft.azure.functions.HttpMethod;
 import dev.ckptvault.functions.PutRunFunction;
-import dev.ckptvault.index.Checkpoint;
-import dev.ckptvault.index.CheckpointState;
-import dev.ckptvault.index.FileEntry;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CheckpointState;
+import dev.ckptvault.checkpoint.FileEntry;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.local.LocalHttpRequest;
 import dev.ckptvault.run.RunRecords;
 import dev.ckptvault.testing.AzuriteExtension;
-import dev.ckptvault.testing.CheckpointFixture;
+import dev.ckptvault.testing.Trainer;
 import dev.ckptvault.testing.MutableClock;
-import dev.ckptvault.wiring.AppContext;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
@@ -27,6 +25,10 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import dev.ckptvault.lifecycle.RetentionEnforcer;
+import dev.ckptvault.lifecycle.RetentionService;
+import dev.ckptvault.lifecycle.Sweeper;
+import dev.ckptvault.testing.TestApp;
 
 /**
  * Seeded random histories against real storage and the real enforcer, with crashes injected
@@ -44,21 +46,20 @@ class RetentionSweepPropertyTest {
     @Test
     void randomHistoriesWithCrashesNeverLoseAProtectedCheckpointAndConverge() {
         MutableClock clock = new MutableClock(Instant.now());
-        AppContext ctx = AZURITE.context(Map.of("CKPT_RETENTION_MIN_AGE_MINUTES", "0"), clock);
-        CheckpointFixture fixture = new CheckpointFixture(ctx);
+        TestApp ctx = AZURITE.app(Map.of("CKPT_RETENTION_MIN_AGE_MINUTES", "0"), clock);
+        Trainer fixture = new Trainer(ctx);
         Random crashes = new Random(42);
         java.util.concurrent.atomic.AtomicInteger injected = new java.util.concurrent.atomic.AtomicInteger();
-        RetentionEnforcer crashing = new RetentionEnforcer(new BlobBatchClientBuilder(ctx.storage().container()).buildClient(),
-                ctx.store(), ctx.index(), ctx.outgoingEvents(), clock, (point, id) -> {
+        RetentionEnforcer crashing = ctx.enforcer((point, id) -> {
                     if (crashes.nextInt(4) == 0) {
                         injected.incrementAndGet();
                         throw new IllegalStateException("injected crash at " + point + " for " + id);
                     }
                 });
-        RunRecords runs = new RunRecords(ctx.store(), ctx.indexStore(), clock);
-        RetentionService service = new RetentionService(ctx.index(), ctx.runPolicies(), runs, crashing,
-                ctx.outgoingEvents(), ctx.store(), clock);
-        Sweeper crashySweeper = new Sweeper(ctx.index(), runs, service);
+        RunRecords runs = new RunRecords(ctx.store, ctx.index, clock);
+        RetentionService service = new RetentionService(ctx.sync, ctx.policies, runs, crashing,
+                ctx.outgoing, ctx.store, clock);
+        Sweeper crashySweeper = new Sweeper(ctx.sync, runs, service);
         int sweeps = 0;
         int deleted = 0;
         for (int seed = 0; seed < HISTORIES; seed++) {
@@ -71,38 +72,38 @@ class RetentionSweepPropertyTest {
                 int kind = r.nextInt(10);
                 if (kind < 5) {
                     step += 1 + r.nextInt(3);
-                    fixture.commit(run, step, 1 + r.nextInt(2), r.nextBoolean() ? Map.of("loss", (double) r.nextInt(4)) : Map.of());
+                    fixture.commitSmall(run, step, 1 + r.nextInt(2), r.nextBoolean() ? Map.of("loss", (double) r.nextInt(4)) : Map.of());
                 } else if (kind == 5) {
                     step += 1;
-                    fixture.upload(run, step, 1);
+                    fixture.writeSmall(run, step, 1);
                 } else if (kind == 6 && r.nextBoolean()) {
                     putPolicy(ctx, run, r);
                 } else if (kind == 6) {
                     // After-commit retention runs in the background; pinning what it is deleting is a 409.
-                    assertTrue(ctx.afterCommit().drain(Duration.ofSeconds(60)));
-                    List<Checkpoint> committed = ctx.index().allOfRun(new RunId(run)).stream()
+                    assertTrue(ctx.afterCommit.drain(Duration.ofSeconds(60)));
+                    List<Checkpoint> committed = ctx.sync.allOfRun(new RunId(run)).stream()
                             .filter(c -> c.state() == CheckpointState.COMMITTED).toList();
                     if (!committed.isEmpty()) {
                         Checkpoint c = committed.get(r.nextInt(committed.size()));
-                        ctx.retention().pin(CheckpointId.of(run, c.step()), !c.pinned());
+                        ctx.retention.pin(CheckpointId.of(run, c.step()), !c.pinned());
                     }
                 } else if (kind == 7) {
                     // Storage stamps blobs with real time: the app's clock runs ahead only during the
                     // next sweeps, or every fresh upload would look abandoned.
                     ahead = ahead.plus(Duration.ofMinutes(r.nextInt(3000)));
                 } else {
-                    assertTrue(ctx.afterCommit().drain(Duration.ofSeconds(60)));
+                    assertTrue(ctx.afterCommit.drain(Duration.ofSeconds(60)));
                     clock.advance(ahead);
                     Set<Long> protectedSteps = protectedSteps(ctx, run);
                     Sweeper.Report crashed = crashySweeper.sweep();
                     sweeps++;
                     deleted += crashed.deleted();
                     assertStillThere(ctx, run, protectedSteps, "seed " + seed + " after a sweep with crashes");
-                    Sweeper.Report next = ctx.sweeper().sweep();
+                    Sweeper.Report next = ctx.sweeper.sweep();
                     deleted += next.deleted();
                     assertConsistent(ctx, run, "seed " + seed);
                     assertStillThere(ctx, run, protectedSteps, "seed " + seed + " after the next sweep");
-                    assertTrue(ctx.sweeper().sweep().changedNothing(), "seed " + seed + ": a second sweep changed something");
+                    assertTrue(ctx.sweeper.sweep().changedNothing(), "seed " + seed + ": a second sweep changed something");
                     clock.advance(ahead.negated());
                     ahead = Duration.ZERO;
                 }
@@ -114,7 +115,7 @@ class RetentionSweepPropertyTest {
         assertTrue(deleted > HISTORIES, "histories must exercise deletions, got " + deleted);
     }
 
-    static void putPolicy(AppContext ctx, String run, Random r) {
+    static void putPolicy(TestApp ctx, String run, Random r) {
         String body = "{\"retention\":{\"keepLast\":" + (1 + r.nextInt(3)) + ",\"keepEvery\":" + r.nextInt(5)
                 + (r.nextInt(3) == 0 ? ",\"keepBest\":{\"metric\":\"loss\",\"mode\":\"min\",\"count\":1}" : "")
                 + ",\"incompleteTtlMinutes\":" + (60 + r.nextInt(600)) + "}}";
@@ -124,9 +125,9 @@ class RetentionSweepPropertyTest {
     }
 
     /** The rules, stated independently: latest committed, pinned, keepLast, keepEvery, keepBest. */
-    static Set<Long> protectedSteps(AppContext ctx, String run) {
-        RetentionPolicy p = ctx.runPolicies().effective(new RunId(run));
-        List<Checkpoint> committed = ctx.index().allOfRun(new RunId(run)).stream()
+    static Set<Long> protectedSteps(TestApp ctx, String run) {
+        RetentionPolicy p = ctx.policies.effective(new RunId(run));
+        List<Checkpoint> committed = ctx.sync.allOfRun(new RunId(run)).stream()
                 .filter(c -> c.state() == CheckpointState.COMMITTED).toList();
         Set<Long> out = new TreeSet<>();
         for (int i = 0; i < committed.size(); i++) {
@@ -139,26 +140,26 @@ class RetentionSweepPropertyTest {
         return out;
     }
 
-    static void assertStillThere(AppContext ctx, String run, Set<Long> steps, String where) {
+    static void assertStillThere(TestApp ctx, String run, Set<Long> steps, String where) {
         for (long s : steps) {
             CheckpointId id = CheckpointId.of(run, s);
-            Set<String> blobs = new HashSet<>(ctx.store().list(id.prefix(), false).stream().map(b -> b.getName()).toList());
+            Set<String> blobs = new HashSet<>(ctx.store.list(id.prefix(), false).stream().map(b -> b.name()).toList());
             assertTrue(blobs.contains(id.commitBlob()) && !blobs.contains(id.tombstoneBlob()),
                     where + ": protected step " + s + " lost: " + blobs);
         }
     }
 
     /** No DELETING left, DELETED means tombstone only, every file an index row names exists. */
-    static void assertConsistent(AppContext ctx, String run, String where) {
-        for (Checkpoint row : ctx.index().allOfRun(new RunId(run))) {
+    static void assertConsistent(TestApp ctx, String run, String where) {
+        for (Checkpoint row : ctx.sync.allOfRun(new RunId(run))) {
             CheckpointId id = CheckpointId.of(run, row.step());
-            Set<String> blobs = new HashSet<>(ctx.store().list(id.prefix(), false).stream().map(b -> b.getName()).toList());
+            Set<String> blobs = new HashSet<>(ctx.store.list(id.prefix(), false).stream().map(b -> b.name()).toList());
             assertTrue(row.state() != CheckpointState.DELETING, where + ": step " + row.step() + " left DELETING");
             if (row.state() == CheckpointState.DELETED) {
                 assertEquals(Set.of(id.tombstoneBlob()), blobs, where + ": orphan blobs of deleted step " + row.step());
                 continue;
             }
-            Checkpoint full = ctx.index().get(id).orElseThrow();
+            Checkpoint full = ctx.sync.get(id).orElseThrow();
             for (FileEntry f : full.files()) {
                 assertTrue(blobs.contains(id.prefix() + f.path()), where + ": index row of step " + row.step()
                         + " names missing blob " + f.path());

@@ -10,6 +10,7 @@ import java.util.Map;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import dev.ckptvault.events.OutgoingEventPublisher;
 
 /**
  * A fresh in-memory Azurite per test class, on ports the OS picks, unless CKPT_TEST_STORAGE names
@@ -60,20 +61,27 @@ public final class AzuriteExtension implements BeforeAllCallback, AfterAllCallba
         return env;
     }
 
-    /** A composition root against this Azurite with the container and index table created. */
-    public AppContext context(Map<String, String> overrides, Clock clock) {
-        return context(connectionString, overrides, clock);
+    /** One app instance's units against this Azurite, with the container and index table created. */
+    public TestApp app(Map<String, String> overrides, Clock clock) {
+        return app(connectionString, overrides, clock, OutgoingEventPublisher.DISABLED);
     }
 
-    /** As {@link #context(Map, Clock)}, for an Azurite started elsewhere (e.g. by a benchmark). */
-    public static AppContext context(String connectionString, Map<String, String> overrides, Clock clock) {
-        AppContext ctx = new AppContext(CkptConfig.fromMap(settings(connectionString, overrides)), clock);
-        ctx.storage().container().createIfNotExists();
-        ctx.storage().tableService().createTableIfNotExists(ctx.config().indexTable());
-        return ctx;
+    public TestApp app() {
+        return app(Map.of(), Clock.systemUTC());
     }
 
-    public AppContext context() {
-        return context(Map.of(), Clock.systemUTC());
+    /** As {@link #app(Map, Clock)}, for an Azurite started elsewhere (e.g. by a benchmark), publishing with {@code publisher}. */
+    public static TestApp app(String connectionString, Map<String, String> overrides, Clock clock,
+                              OutgoingEventPublisher publisher) {
+        TestApp app = new TestApp(CkptConfig.fromMap(settings(connectionString, overrides)), clock, publisher);
+        app.storage.container().createIfNotExists();
+        app.storage.tableService().createTableIfNotExists(app.config.indexTable());
+        return app;
+    }
+
+    /** The composition root the worker uses, against this Azurite (container and table created). */
+    public AppContext root(Map<String, String> overrides) {
+        app(overrides, Clock.systemUTC()).close();
+        return new AppContext(CkptConfig.fromMap(settings(overrides)), Clock.systemUTC());
     }
 }

@@ -1,30 +1,37 @@
 package dev.ckptvault.testing;
 
+import com.azure.core.util.BinaryData;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.microsoft.azure.functions.HttpMethod;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CheckpointState;
+import dev.ckptvault.checkpoint.StoredBlob;
 import dev.ckptvault.functions.BlobEventsFunction;
 import dev.ckptvault.functions.CommitCheckpointFunction;
 import dev.ckptvault.functions.GetCheckpointFunction;
 import dev.ckptvault.functions.GetLatestCheckpointFunction;
 import dev.ckptvault.functions.RequestUploadsFunction;
 import dev.ckptvault.json.Json;
+import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.local.LocalHttpRequest;
 import dev.ckptvault.local.LocalHttpResponse;
-import dev.ckptvault.wiring.AppContext;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * What a trainer does, through the app's function classes and the issued URLs (plain HTTP), plus
- * what Event Grid would deliver for each write, built from the documented sample payloads.
+ * what Event Grid would deliver for each write, built from the documented sample payloads. The
+ * one fixture that uploads and commits.
  */
 public final class Trainer {
-    private final AppContext ctx;
+    private final TestApp app;
 
-    public Trainer(AppContext ctx) {
-        this.ctx = ctx;
+    public Trainer(TestApp app) {
+        this.app = app;
     }
 
     public record Call(int status, JsonNode body, String text) {
@@ -42,7 +49,7 @@ public final class Trainer {
             b.append(i == 0 ? "" : ",").append("{\"path\":\"").append(paths.get(i)).append("\"}");
         }
         b.append("]}");
-        return call(ctx.function(RequestUploadsFunction.class).run(post("/api/runs/" + run + "/checkpoints/" + step
+        return call(app.function(RequestUploadsFunction.class).run(post("/api/runs/" + run + "/checkpoints/" + step
                 + "/uploads", b.toString()), run, Long.toString(step)));
     }
 
@@ -80,35 +87,89 @@ public final class Trainer {
     }
 
     public Call commitRaw(String run, long step, String body) {
-        return call(ctx.function(CommitCheckpointFunction.class).run(
+        return call(app.function(CommitCheckpointFunction.class).run(
                 post("/api/runs/" + run + "/checkpoints/" + step + "/commit", body), run, Long.toString(step)));
     }
 
+    /**
+     * Asks for URLs for {@code files} small files ({@code rank-i/shard.bin}) and writes them, no
+     * commit: an UPLOADING checkpoint. Written with the app's own client to the blobs the URLs
+     * name: tests move the clock, and a SAS whose start lies in storage's future would be refused.
+     *
+     * @return each file's eTag, in file order
+     */
+    public List<String> writeSmall(String run, long step, int files) {
+        List<String> paths = new ArrayList<>();
+        for (int i = 0; i < files; i++) {
+            paths.add("rank-" + i + "/shard.bin");
+        }
+        Call u = uploads(run, step, paths);
+        if (u.status() != 200) {
+            throw new AssertionError("uploads answered " + u.status() + ": " + u.text());
+        }
+        List<String> etags = new ArrayList<>();
+        for (JsonNode up : u.body().get("uploads")) {
+            String blob = up.get("blobName").asText();
+            etags.add(app.storage.container().getBlobClient(blob).getBlockBlobClient()
+                    .upload(BinaryData.fromString(smallContent(blob)), true).getETag());
+        }
+        return etags;
+    }
+
+    private static String smallContent(String blobName) {
+        return "data of " + blobName;
+    }
+
+    /** {@link #writeSmall} and the commit of all of it; returns the COMMITTED checkpoint as the commit answered it. */
+    public Checkpoint commitSmall(String run, long step, int files, Map<String, Double> metrics) {
+        List<String> etags = writeSmall(run, step, files);
+        CheckpointId id = CheckpointId.of(run, step);
+        StringBuilder manifest = new StringBuilder("{\"step\":").append(step).append(",\"files\":[");
+        for (int i = 0; i < files; i++) {
+            String path = "rank-" + i + "/shard.bin";
+            long size = smallContent(id.prefix() + path).getBytes(StandardCharsets.UTF_8).length;
+            manifest.append(i == 0 ? "" : ",").append("{\"path\":\"").append(path).append("\",\"size\":").append(size)
+                    .append(",\"etag\":").append(Json.write(etags.get(i))).append(",\"sha256\":\"")
+                    .append("ab".repeat(32)).append("\"}");
+        }
+        manifest.append("],\"metrics\":").append(Json.write(metrics)).append('}');
+        Checkpoint c = app.commits.commit(id, Json.parse(manifest.toString(), "manifest"));
+        if (c.state() != CheckpointState.COMMITTED) {
+            throw new IllegalStateException("commit answered " + c.state() + ": " + Json.write(c));
+        }
+        return c;
+    }
+
     public Call latest(String run) {
-        return call(ctx.function(GetLatestCheckpointFunction.class).run(
+        return call(app.function(GetLatestCheckpointFunction.class).run(
                 LocalHttpRequest.of(HttpMethod.GET, "/api/runs/" + run + "/checkpoints/latest", Map.of(), null), run));
     }
 
     public Call get(String run, long step, boolean downloads) {
-        return call(ctx.function(GetCheckpointFunction.class).run(LocalHttpRequest.of(HttpMethod.GET,
+        return call(app.function(GetCheckpointFunction.class).run(LocalHttpRequest.of(HttpMethod.GET,
                 "/api/runs/" + run + "/checkpoints/" + step, downloads ? Map.of("downloads", "true") : Map.of(), null),
                 run, Long.toString(step)));
     }
 
+    /** Every blob name in the container under a prefix, sorted. */
+    public List<String> blobs(String prefix) {
+        return app.store.list(prefix, false).stream().map(StoredBlob::name).sorted().toList();
+    }
+
     /** Delivers the BlobCreated event Event Grid would send for the blob as it is now. */
     public void deliverCreated(String blobName, EventSamples.Schema schema) {
-        var props = ctx.storage().container().getBlobClient(blobName).getProperties();
-        deliver(EventSamples.created(schema, ctx.storage().blobService().getAccountName(), ctx.config().container(),
+        var props = app.storage.container().getBlobClient(blobName).getProperties();
+        deliver(EventSamples.created(schema, app.storage.blobService().getAccountName(), app.config.container(),
                 blobName, props.getETag(), props.getBlobSize(), EventSamples.nextSequencer()));
     }
 
     public void deliverDeleted(String blobName, EventSamples.Schema schema) {
-        deliver(EventSamples.deleted(schema, ctx.storage().blobService().getAccountName(), ctx.config().container(),
+        deliver(EventSamples.deleted(schema, app.storage.blobService().getAccountName(), app.config.container(),
                 blobName, EventSamples.nextSequencer()));
     }
 
     public void deliver(String eventJson) {
-        ctx.function(BlobEventsFunction.class).run(eventJson, null);
+        app.function(BlobEventsFunction.class).run(eventJson, null);
     }
 
     private static LocalHttpRequest post(String path, String body) {

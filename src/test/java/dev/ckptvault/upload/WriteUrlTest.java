@@ -8,7 +8,6 @@ import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RelativePath;
 import dev.ckptvault.testing.AzuriteExtension;
 import dev.ckptvault.testing.Http;
-import dev.ckptvault.wiring.AppContext;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -25,20 +24,22 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import dev.ckptvault.storage.SasSigner;
+import dev.ckptvault.testing.TestApp;
 
 /** What a trainer does with an issued URL, through a plain HTTP client, against Azurite. */
 class WriteUrlTest {
     @RegisterExtension
     static final AzuriteExtension AZURITE = new AzuriteExtension();
 
-    static AppContext ctx;
+    static TestApp ctx;
     static UploadService uploads;
     static ExecutorService pool;
 
     @BeforeAll
     static void setUp() {
-        ctx = AZURITE.context();
-        uploads = ctx.uploadService();
+        ctx = AZURITE.app();
+        uploads = ctx.uploads;
         pool = Executors.newFixedThreadPool(4);
     }
 
@@ -60,7 +61,7 @@ class WriteUrlTest {
     }
 
     private static byte[] readBack(String blobName) {
-        return ctx.storage().container().getBlobClient(blobName).downloadContent().toBytes();
+        return ctx.storage.container().getBlobClient(blobName).downloadContent().toBytes();
     }
 
     @Test
@@ -107,7 +108,7 @@ class WriteUrlTest {
         assertEquals(403, Http.get(u.url()).statusCode(), "read");
         assertEquals(403, Http.delete(u.url()).statusCode(), "delete");
         String query = u.url().substring(u.url().indexOf('?'));
-        String containerUrl = ctx.storage().container().getBlobContainerUrl();
+        String containerUrl = ctx.storage.container().getBlobContainerUrl();
         assertEquals(403, Http.get(containerUrl + query + "&restype=container&comp=list").statusCode(), "list");
         assertArrayEquals(random(100, 3), readBack(u.blobName()), "the blob is still there");
     }
@@ -120,14 +121,14 @@ class WriteUrlTest {
         assertEquals(403, Http.putBlob(other, random(10, 4)).statusCode());
         String manifest = u.url().replace("rank-0/a.bin", "_manifest.json");
         assertEquals(403, Http.putBlob(manifest, random(10, 4)).statusCode());
-        assertTrue(!ctx.storage().container().getBlobClient("scoped/step-000000000040/rank-0/b.bin").exists());
+        assertTrue(!ctx.storage.container().getBlobClient("scoped/step-000000000040/rank-0/b.bin").exists());
     }
 
     @Test
     void anExpiredUrlIsRefused() throws Exception {
         String blob = CheckpointId.of("expired", 50).prefix() + "a.bin";
         OffsetDateTime now = OffsetDateTime.now();
-        String url = ctx.signer().sign(List.of(blob), SasSigner.Access.WRITE, now.minusMinutes(10),
+        String url = ctx.signer.sign(List.of(blob), SasSigner.Access.WRITE, now.minusMinutes(10),
                 now.minusMinutes(1)).get(0);
         assertEquals(403, Http.putBlob(url, random(10, 5)).statusCode());
     }
@@ -160,8 +161,8 @@ class WriteUrlTest {
         OffsetDateTime before = OffsetDateTime.now();
         UploadAnswer a = uploads.issue(CheckpointId.of("clamp", 1), req);
         Duration lifetime = Duration.between(before, a.expiresOn());
-        assertTrue(lifetime.compareTo(ctx.config().maxUrlLifetime().plusSeconds(5)) <= 0, lifetime.toString());
-        assertTrue(lifetime.compareTo(ctx.config().maxUrlLifetime().minusSeconds(5)) >= 0, lifetime.toString());
+        assertTrue(lifetime.compareTo(ctx.config.maxUrlLifetime().plusSeconds(5)) <= 0, lifetime.toString());
+        assertTrue(lifetime.compareTo(ctx.config.maxUrlLifetime().minusSeconds(5)) >= 0, lifetime.toString());
         String url = a.uploads().get(0).url();
         assertTrue(url.contains("sp=cw"), url);
         assertTrue(url.contains("st="), "start time is set (backdated for clock skew)");

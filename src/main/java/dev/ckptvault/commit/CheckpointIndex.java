@@ -1,0 +1,36 @@
+package dev.ckptvault.commit;
+
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.layout.RunId;
+import java.util.List;
+import java.util.Optional;
+import dev.ckptvault.checkpoint.Checkpoint;
+
+/**
+ * The derived view of the container kept in Table Storage. Everything here can be rebuilt from
+ * the container alone; {@link #refresh} is the one way to bring a checkpoint's rows in line with
+ * storage.
+ */
+public interface CheckpointIndex {
+    /** One checkpoint as indexed, or empty when the index has no row for it. */
+    Optional<Checkpoint> get(CheckpointId id);
+
+    /** Every indexed checkpoint of a run, newest step first (retention planning, run summaries). */
+    List<Checkpoint> allOfRun(RunId run);
+
+    /** Checkpoints not yet settled (UPLOADING, COMMITTING): what the sweep re-checks. */
+    List<CheckpointId> open();
+
+    /**
+     * Re-derives one checkpoint from one listing of its prefix and rewrites its index rows.
+     *
+     * @return the checkpoint as now indexed; null when storage has no blob of it and the index no row
+     */
+    Checkpoint refresh(CheckpointId id);
+
+    /**
+     * Derives one checkpoint from one listing of its prefix, as {@link #refresh} would, without
+     * writing anything: what a caller that must decide from storage asks.
+     */
+    Checkpoint inspect(CheckpointId id);
+}

@@ -1,0 +1,214 @@
+package dev.ckptvault.lifecycle;
+
+import dev.ckptvault.checkpoint.CommitRecord;
+import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.commit.CheckpointIndex;
+import dev.ckptvault.checkpoint.CheckpointState;
+import dev.ckptvault.json.Json;
+import dev.ckptvault.layout.BlobName;
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.storage.BatchSubRequestException;
+import dev.ckptvault.storage.ContainerStore;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.logging.Logger;
+import dev.ckptvault.retention.RetentionPlan;
+import dev.ckptvault.retention.RetentionPolicy;
+import dev.ckptvault.checkpoint.StoredBlob;
+
+/**
+ * Carries out removals: delete (tombstone first, then the blobs with the Blob Batch API, then
+ * the index) or cool (Cool tier for the files). Every step is idempotent and re-checks storage, so
+ * a crash anywhere is finished by the next sweep, and a checkpoint that changed since it was
+ * planned (pinned, committed, written to) is left alone.
+ */
+public final class RetentionEnforcer {
+    private static final Logger LOG = Logger.getLogger(RetentionEnforcer.class.getName());
+
+    public enum Outcome { DELETED, COOLED, UNCHANGED, SKIPPED }
+
+    /** What happened to one checkpoint. */
+    public record Result(long step, Outcome outcome, String detail) {
+    }
+
+    /** Points where tests inject crashes; production uses {@link #NONE}. */
+    public interface Faults {
+        void reached(String point, CheckpointId id);
+    }
+
+    public static final Faults NONE = (point, id) -> { };
+    public static final String AFTER_TOMBSTONE = "afterTombstone";
+    public static final String AFTER_FILES = "afterFiles";
+
+    private final ContainerStore store;
+    private final CheckpointIndex index;
+    private final OutgoingEvents events;
+    private final Clock clock;
+    private final Faults faults;
+
+    public RetentionEnforcer(ContainerStore store, CheckpointIndex index, OutgoingEvents events, Clock clock,
+                             Faults faults) {
+        this.store = store;
+        this.index = index;
+        this.events = events;
+        this.clock = clock;
+        this.faults = faults;
+    }
+
+    /** Applies one removal the planner decided from {@code seen} (the index row it planned with). */
+    public Result apply(Checkpoint seen, RetentionPlan.Removed removal) {
+        CheckpointId id = CheckpointId.of(seen.runId(), seen.step());
+        if (seen.state() == CheckpointState.DELETING) {
+            return finish(id);
+        }
+        if (seen.state() == CheckpointState.COMMITTED && RetentionPolicy.Action.COOL.json().equals(removal.action())) {
+            return cool(seen);
+        }
+        return delete(seen, removal.reason(), false);
+    }
+
+    /**
+     * Deletes one checkpoint. Unless {@code force}, a checkpoint that changed since {@code seen}
+     * was read, or got pinned meanwhile, is left alone.
+     */
+    public Result delete(Checkpoint seen, String reason, boolean force) {
+        CheckpointId id = CheckpointId.of(seen.runId(), seen.step());
+        Map<BlobName.Kind, StoredBlob> records = store.records(id);
+        if (!records.containsKey(BlobName.Kind.TOMBSTONE)) {
+            Checkpoint fresh = index.refresh(id);
+            if (!force && !sameAsPlanned(seen, fresh)) {
+                return new Result(seen.step(), Outcome.SKIPPED, "changed since it was planned (now " + fresh.state()
+                        + (fresh.pinned() ? ", pinned" : "") + "); the next sweep plans again");
+            }
+            boolean hadCommit = records.containsKey(BlobName.Kind.COMMIT);
+            List<String> blobs = store.list(id.prefix(), false).stream().map(StoredBlob::name).toList();
+            Instant now = Instant.now(clock);
+            Tombstone t = new Tombstone(id.run().value(), id.step().value(), now, reason, fresh.state(), hadCommit, blobs,
+                    hadCommit ? events.data(fresh, now, reason) : null);
+            if (store.createIfAbsent(id.tombstoneBlob(), Json.bytes(t), Map.of())) {
+                // Re-read after writing: a pin or a commit that landed between the check above and the
+                // tombstone is seen here (the pin and commit paths check for a tombstone after their write).
+                Optional<String> abort = force ? Optional.empty() : changedUnderTombstone(id, hadCommit);
+                if (abort.isPresent()) {
+                    Map<BlobName.Kind, StoredBlob> now2 = store.records(id);
+                    StoredBlob tomb = now2.get(BlobName.Kind.TOMBSTONE);
+                    if (tomb != null) {
+                        store.deleteIfMatch(id.tombstoneBlob(), tomb.etag());
+                    }
+                    index.refresh(id);
+                    return new Result(seen.step(), Outcome.SKIPPED, abort.get());
+                }
+            }
+            faults.reached(AFTER_TOMBSTONE, id);
+            index.refresh(id);
+        }
+        return finish(id);
+    }
+
+    private Optional<String> changedUnderTombstone(CheckpointId id, boolean hadCommit) {
+        Map<BlobName.Kind, StoredBlob> records = store.records(id);
+        if (!hadCommit && records.containsKey(BlobName.Kind.COMMIT)) {
+            return Optional.of("committed while its deletion began; deletion undone");
+        }
+        if (hadCommit && "true".equals(store.metadata(id.commitBlob()).orElse(Map.of())
+                .get(CommitRecord.PINNED_METADATA))) {
+            return Optional.of("pinned while its deletion began; deletion undone");
+        }
+        return Optional.empty();
+    }
+
+    /** The inputs of the plan's decision are unchanged: state, pin, commit time, last activity. */
+    static boolean sameAsPlanned(Checkpoint seen, Checkpoint fresh) {
+        return seen.state() == fresh.state() && seen.pinned() == fresh.pinned()
+                && Objects.equals(seen.committedAt(), fresh.committedAt())
+                && (seen.state() == CheckpointState.COMMITTED
+                        || Objects.equals(seen.lastActivityAt(), fresh.lastActivityAt()));
+    }
+
+    /**
+     * Finishes a deletion whose tombstone exists: files first, then the app's records (the commit
+     * record last, as it holds the lease id), then the index. Missing blobs are fine.
+     */
+    public Result finish(CheckpointId id) {
+        Optional<Tombstone> tombstone = store.download(id.tombstoneBlob()).map(b -> Json.read(b, Tombstone.class));
+        if (tombstone.isEmpty()) {
+            return new Result(id.step().value(), Outcome.SKIPPED, "no tombstone: nothing to finish");
+        }
+        String leaseId = leaseId(id).orElse(null);
+        List<StoredBlob> all = store.list(id.prefix(), false);
+        List<StoredBlob> files = new ArrayList<>();
+        List<StoredBlob> records = new ArrayList<>();
+        for (StoredBlob b : all) {
+            if (b.name().equals(id.tombstoneBlob())) {
+                continue;
+            }
+            (b.name().substring(id.prefix().length()).startsWith("_") ? records : files).add(b);
+        }
+        deleteAll(files, leaseId);
+        faults.reached(AFTER_FILES, id);
+        records.sort((a, b) -> Boolean.compare(a.name().equals(id.commitBlob()), b.name().equals(id.commitBlob())));
+        deleteAll(records, leaseId);
+        Checkpoint after = index.refresh(id);
+        if (after.state() != CheckpointState.DELETED) {
+            return new Result(id.step().value(), Outcome.SKIPPED, "still " + after.state() + " after deleting; the next sweep finishes it");
+        }
+        Tombstone t = tombstone.get();
+        if (t.committed() && t.event() != null) {
+            events.deleted(id, t.event());
+        }
+        LOG.info("deleted " + id + " (" + (files.size() + records.size()) + " blobs): " + t.reason());
+        return new Result(id.step().value(), Outcome.DELETED, t.reason());
+    }
+
+    private Optional<String> leaseId(CheckpointId id) {
+        return store.download(id.commitBlob()).flatMap(b -> {
+            try {
+                return Optional.ofNullable(Json.read(b, CommitRecord.class).leaseId());
+            } catch (RuntimeException e) {
+                return Optional.empty();
+            }
+        });
+    }
+
+    /** Deletes with the Blob Batch API; a blob whose lease the batch could not satisfy is unleased and deleted alone. */
+    private void deleteAll(List<StoredBlob> blobs, String leaseId) {
+        for (String name : store.deleteAll(targets(blobs, leaseId))) {
+            store.breakLease(name);
+            store.delete(name);
+        }
+    }
+
+    private static List<ContainerStore.Target> targets(List<StoredBlob> blobs, String leaseId) {
+        return blobs.stream().map(b -> new ContainerStore.Target(b.name(), b.leased() && leaseId != null ? leaseId : null))
+                .toList();
+    }
+
+    /** Moves a COMMITTED checkpoint's files to the Cool tier, keeping their commit lease. */
+    public Result cool(Checkpoint seen) {
+        CheckpointId id = CheckpointId.of(seen.runId(), seen.step());
+        Checkpoint fresh = index.refresh(id);
+        if (!sameAsPlanned(seen, fresh)) {
+            return new Result(seen.step(), Outcome.SKIPPED, "changed since it was planned; the next sweep plans again");
+        }
+        String leaseId = leaseId(id).orElse(null);
+        List<StoredBlob> files = store.list(id.prefix(), false).stream()
+                .filter(b -> !b.name().substring(id.prefix().length()).startsWith("_"))
+                .filter(b -> !b.cool())
+                .toList();
+        if (files.isEmpty()) {
+            return new Result(seen.step(), Outcome.UNCHANGED, "already cool");
+        }
+        List<String> refused = store.coolAll(targets(files, leaseId));
+        if (!refused.isEmpty()) {
+            // A lease under another id: the commit lease was replaced, so this is no longer the committed file.
+            throw new BatchSubRequestException(refused.get(0), 409);
+        }
+        index.refresh(id);
+        return new Result(seen.step(), Outcome.COOLED, files.size() + " files moved to the Cool tier");
+    }
+}

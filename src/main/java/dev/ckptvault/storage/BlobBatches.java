@@ -1,0 +1,86 @@
+package dev.ckptvault.storage;
+
+import com.azure.core.http.rest.Response;
+import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.batch.BlobBatch;
+import com.azure.storage.blob.batch.BlobBatchClient;
+import com.azure.storage.blob.batch.BlobBatchClientBuilder;
+import com.azure.storage.blob.models.AccessTier;
+import com.azure.storage.blob.models.BlobRequestConditions;
+import com.azure.storage.blob.models.BlobStorageException;
+import com.azure.storage.blob.models.DeleteSnapshotsOptionType;
+import dev.ckptvault.error.StorageUnavailableException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BiFunction;
+
+/**
+ * Many blobs in one round trip per 256 with the Blob Batch API: deletes and tier changes share
+ * the chunking and the reading of sub-responses. A missing blob counts as done; a blob whose lease
+ * refused the operation is handed back; any other failure throws.
+ */
+final class BlobBatches {
+    /** The Blob Batch API takes at most 256 sub-requests. */
+    static final int BATCH = 256;
+
+    private final BlobContainerClient container;
+    private final BlobBatchClient batch;
+
+    BlobBatches(BlobContainerClient container) {
+        this.container = container;
+        this.batch = new BlobBatchClientBuilder(container).buildClient();
+    }
+
+    List<String> delete(List<ContainerStore.Target> targets) {
+        return run(targets, "delete", (b, t) -> b.deleteBlob(url(t), DeleteSnapshotsOptionType.INCLUDE,
+                t.leaseId() == null ? null : new BlobRequestConditions().setLeaseId(t.leaseId())));
+    }
+
+    List<String> cool(List<ContainerStore.Target> targets) {
+        return run(targets, "move to the Cool tier", (b, t) -> t.leaseId() == null
+                ? b.setBlobAccessTier(url(t), AccessTier.COOL)
+                : b.setBlobAccessTier(url(t), AccessTier.COOL, t.leaseId()));
+    }
+
+    private String url(ContainerStore.Target t) {
+        return container.getBlobClient(t.blobName()).getBlobUrl();
+    }
+
+    private List<String> run(List<ContainerStore.Target> targets, String what,
+                             BiFunction<BlobBatch, ContainerStore.Target, Response<?>> op) {
+        List<String> refused = new ArrayList<>();
+        for (int from = 0; from < targets.size(); from += BATCH) {
+            List<ContainerStore.Target> chunk = targets.subList(from, Math.min(targets.size(), from + BATCH));
+            BlobBatch b = batch.getBlobBatch();
+            List<Response<?>> responses = new ArrayList<>(chunk.size());
+            chunk.forEach(t -> responses.add(op.apply(b, t)));
+            StorageCalls.run(what + " a batch of " + chunk.size() + " blobs",
+                    () -> batch.submitBatchWithResponse(b, false, null, null));
+            for (int i = 0; i < chunk.size(); i++) {
+                int status = status(responses.get(i));
+                String name = chunk.get(i).blobName();
+                if (status == 404 || status < 300) {
+                    continue;
+                }
+                if (status == 412 || status == 409) {
+                    refused.add(name);
+                } else if (status >= 500 || status == 429 || status == 408) {
+                    throw new StorageUnavailableException("storage refused to " + what + " " + name
+                            + " (status " + status + ")", null);
+                } else {
+                    throw new BatchSubRequestException(name, status);
+                }
+            }
+        }
+        return refused;
+    }
+
+    /** A failed sub-response throws when read: its status is then the exception's. */
+    private static int status(Response<?> response) {
+        try {
+            return response.getStatusCode();
+        } catch (BlobStorageException e) {
+            return e.getStatusCode();
+        }
+    }
+}

@@ -1,0 +1,16 @@
+package dev.ckptvault.storage;
+
+import java.time.OffsetDateTime;
+import java.util.List;
+
+/**
+ * Signs blob URLs for one validity window. Implementations sign with the SDK's own SAS code: its
+ * string-to-sign is the reference, and a hand-written one would be a security risk.
+ */
+public interface SasSigner {
+    /** Signs one URL per blob name, in order, all with the same permission and window. */
+    List<String> sign(List<String> blobNames, Access access, OffsetDateTime start, OffsetDateTime expiry);
+
+    /** What a URL allows: create+write for one blob name, or read only. */
+    enum Access { WRITE, READ }
+}

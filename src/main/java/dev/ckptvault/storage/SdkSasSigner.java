@@ -1,0 +1,69 @@
+package dev.ckptvault.storage;
+
+import com.azure.storage.blob.BlobClient;
+import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.sas.BlobSasPermission;
+import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
+import com.azure.storage.common.sas.SasProtocol;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Shared part of both signers: one signature-values object per request (permissions, window and
+ * protocol are the same for every file), one reused container client, one SDK call per blob.
+ */
+abstract class SdkSasSigner implements SasSigner {
+    private static final BlobSasPermission WRITE = new BlobSasPermission().setCreatePermission(true)
+            .setWritePermission(true);
+    private static final BlobSasPermission READ = new BlobSasPermission().setReadPermission(true);
+
+    private final BlobContainerClient container;
+    private final String containerUrl;
+    private final SasProtocol protocol;
+
+    SdkSasSigner(BlobContainerClient container, boolean httpsOnly) {
+        this.container = container;
+        this.containerUrl = container.getBlobContainerUrl() + "/";
+        this.protocol = httpsOnly ? SasProtocol.HTTPS_ONLY : SasProtocol.HTTPS_HTTP;
+    }
+
+    @Override
+    public List<String> sign(List<String> blobNames, Access access, OffsetDateTime start, OffsetDateTime expiry) {
+        BlobServiceSasSignatureValues values = new BlobServiceSasSignatureValues(expiry,
+                access == Access.WRITE ? WRITE : READ)
+                .setStartTime(start)
+                .setProtocol(protocol);
+        Signer signer = prepare(values, expiry);
+        List<String> urls = new ArrayList<>(blobNames.size());
+        for (String name : blobNames) {
+            BlobClient blob = container.getBlobClient(name);
+            // Layout names are plain ASCII without reserved characters: the readable form with '/'
+            // is the same resource as the SDK's %2F-encoded one.
+            urls.add(containerUrl + name + "?" + signer.sign(blob, values));
+        }
+        return urls;
+    }
+
+    /**
+     * Signs with the emulator's service version from now on, unless the operator chose one.
+     * Azurite 3.35 checks user delegation signatures only in the string-to-sign layouts up to
+     * 2026-02-06, while the SDK signs with its newest version. The SDK reads
+     * {@value #SAS_VERSION_SETTING} once per process, when it signs its first SAS, so this has to
+     * run before that; in Azure it never runs and the SDK's own version applies.
+     */
+    static void pinEmulatorSasVersion() {
+        if (System.getProperty(SAS_VERSION_SETTING) == null && System.getenv(SAS_VERSION_SETTING) == null) {
+            System.setProperty(SAS_VERSION_SETTING, StorageClients.EMULATOR_BLOB_VERSION.getVersion());
+        }
+    }
+
+    static final String SAS_VERSION_SETTING = "AZURE_STORAGE_SAS_SERVICE_VERSION";
+
+    /** Work done once per request (e.g. fetching a delegation key), then a per-blob signing step. */
+    abstract Signer prepare(BlobServiceSasSignatureValues values, OffsetDateTime expiry);
+
+    interface Signer {
+        String sign(BlobClient blob, BlobServiceSasSignatureValues values);
+    }
+}
