@@ -22,7 +22,6 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Collections;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -312,9 +311,7 @@ public final class TrainerSimulation {
     }
 
     private static String putBlob(String url, byte[] data) throws IOException, InterruptedException {
-        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url)).header("x-ms-blob-type", "BlockBlob")
-                .PUT(HttpRequest.BodyPublishers.ofByteArray(data)).build(), HttpResponse.BodyHandlers.ofString());
-        return etagOf(r, "Put Blob");
+        return etagOf(SasUrls.putBlob(Client.HTTP, url, data), "Put Blob");
     }
 
     private String putBlocks(String url, byte[] data) throws Exception {
@@ -323,27 +320,20 @@ public final class TrainerSimulation {
         for (int i = 0; i < n; i++) {
             int from = (int) (i * o.blockBytes());
             int to = (int) Math.min(data.length, from + o.blockBytes());
-            String id = Base64.getEncoder().encodeToString(String.format(Locale.ROOT, "block-%08d", i)
-                    .getBytes(StandardCharsets.US_ASCII));
+            String id = SasUrls.blockId(i);
             parts.add(blocks.submit((Callable<String>) () -> {
-                HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "&comp=block&blockid="
-                                + java.net.URLEncoder.encode(id, StandardCharsets.UTF_8)))
-                        .PUT(HttpRequest.BodyPublishers.ofByteArray(data, from, to - from)).build(),
-                        HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> r = SasUrls.putBlock(Client.HTTP, url, id, data, from, to - from);
                 if (r.statusCode() != 201) {
                     throw new IllegalStateException("Put Block answered " + r.statusCode() + ": " + r.body());
                 }
                 return id;
             }));
         }
-        StringBuilder xml = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+        List<String> ids = new ArrayList<>();
         for (Future<String> p : parts) {
-            xml.append("<Latest>").append(p.get()).append("</Latest>");
+            ids.add(p.get());
         }
-        xml.append("</BlockList>");
-        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "&comp=blocklist"))
-                .PUT(HttpRequest.BodyPublishers.ofString(xml.toString())).build(), HttpResponse.BodyHandlers.ofString());
-        return etagOf(r, "Put Block List");
+        return etagOf(SasUrls.putBlockList(Client.HTTP, url, ids), "Put Block List");
     }
 
     private static String etagOf(HttpResponse<String> r, String what) {

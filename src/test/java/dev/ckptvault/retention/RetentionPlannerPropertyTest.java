@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
  * a second sweep changes nothing, and a crashed deletion is finished by the next sweep. The
  * storage-level version of this test (real blobs, real enforcer) is {@code RetentionSweepPropertyTest}.
  */
-class RetentionPlannerPropertyTest {
+public class RetentionPlannerPropertyTest {
     static final int HISTORIES = 5_000;
     static final int OPERATIONS = 60;
 
@@ -237,7 +237,7 @@ class RetentionPlannerPropertyTest {
     }
 
     /** Among the best {@code count} values (ties at the cut included), or unrankable. */
-    static boolean isBest(Checkpoint c, List<Checkpoint> committed, RetentionPolicy.KeepBest best) {
+    public static boolean isBest(Checkpoint c, List<Checkpoint> committed, RetentionPolicy.KeepBest best) {
         Double mine = c.metrics().get(best.metric());
         if (mine == null) {
             return true;

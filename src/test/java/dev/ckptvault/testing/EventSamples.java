@@ -61,7 +61,7 @@ public final class EventSamples {
     }
 
     private static ObjectNode sample(Schema schema, String kind) {
-        String file = "/events/" + kind + (schema == Schema.EVENT_GRID ? ".eventgrid.json" : ".cloudevents.json");
+        String file = "/eventgrid/" + kind + (schema == Schema.EVENT_GRID ? ".eventgrid.json" : ".cloudevents.json");
         try (InputStream in = EventSamples.class.getResourceAsStream(file)) {
             return (ObjectNode) ((ArrayNode) Json.MAPPER.readTree(in)).get(0);
         } catch (IOException e) {

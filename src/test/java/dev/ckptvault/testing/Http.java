@@ -5,6 +5,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import dev.ckptvault.local.SasUrls;
 import java.time.Duration;
 
 /** A plain JDK HTTP client, as a trainer without the Azure SDK would use the issued URLs. */
@@ -21,26 +22,18 @@ public final class Http {
     /** Put Blob through the given client (e.g. one that trusts a test certificate). */
     public static HttpResponse<String> putBlob(HttpClient client, String url, byte[] data)
             throws IOException, InterruptedException {
-        return client.send(HttpRequest.newBuilder(URI.create(url))
-                .header("x-ms-blob-type", "BlockBlob")
-                .PUT(HttpRequest.BodyPublishers.ofByteArray(data)).build(), HttpResponse.BodyHandlers.ofString());
+        return SasUrls.putBlob(client, url, data);
     }
 
+    /** @param blockId base64 block id, not URL-encoded */
     public static HttpResponse<String> putBlock(String url, String blockId, byte[] data)
             throws IOException, InterruptedException {
-        return send(HttpRequest.newBuilder(URI.create(url + "&comp=block&blockid=" + blockId))
-                .PUT(HttpRequest.BodyPublishers.ofByteArray(data)).build());
+        return SasUrls.putBlock(CLIENT, url, blockId, data, 0, data.length);
     }
 
     public static HttpResponse<String> putBlockList(String url, java.util.List<String> blockIds)
             throws IOException, InterruptedException {
-        StringBuilder xml = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
-        for (String id : blockIds) {
-            xml.append("<Latest>").append(id).append("</Latest>");
-        }
-        xml.append("</BlockList>");
-        return send(HttpRequest.newBuilder(URI.create(url + "&comp=blocklist"))
-                .PUT(HttpRequest.BodyPublishers.ofString(xml.toString())).build());
+        return SasUrls.putBlockList(CLIENT, url, blockIds);
     }
 
     public static HttpResponse<String> get(String url) throws IOException, InterruptedException {

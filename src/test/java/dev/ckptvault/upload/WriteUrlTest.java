@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
@@ -26,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import dev.ckptvault.storage.SasSigner;
 import dev.ckptvault.testing.TestApp;
+import dev.ckptvault.local.SasUrls;
 
 /** What a trainer does with an issued URL, through a plain HTTP client, against Azurite. */
 class WriteUrlTest {
@@ -82,13 +82,12 @@ class WriteUrlTest {
         List<String> ids = new ArrayList<>();
         List<CompletableFuture<HttpResponse<String>>> puts = new ArrayList<>();
         for (int off = 0, n = 0; off < data.length; off += blockSize, n++) {
-            String id = Base64.getEncoder().encodeToString(String.format("block-%06d", n)
-                    .getBytes(StandardCharsets.US_ASCII));
+            String id = SasUrls.blockId(n);
             ids.add(id);
             byte[] part = java.util.Arrays.copyOfRange(data, off, Math.min(data.length, off + blockSize));
             puts.add(CompletableFuture.supplyAsync(() -> {
                 try {
-                    return Http.putBlock(u.url(), java.net.URLEncoder.encode(id, StandardCharsets.UTF_8), part);
+                    return Http.putBlock(u.url(), id, part);
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }

@@ -1,4 +1,4 @@
-package dev.ckptvault.architecture;
+package dev.ckptvault;
 
 import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;

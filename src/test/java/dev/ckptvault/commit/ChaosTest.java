@@ -1,4 +1,4 @@
-package dev.ckptvault.index;
+package dev.ckptvault.commit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

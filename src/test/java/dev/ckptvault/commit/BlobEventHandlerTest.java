@@ -1,4 +1,4 @@
-package dev.ckptvault.events;
+package dev.ckptvault.commit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -21,7 +21,6 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import dev.ckptvault.commit.BlobEventHandler;
 import dev.ckptvault.testing.TestApp;
 
 class BlobEventHandlerTest {

@@ -1,4 +1,4 @@
-package dev.ckptvault.events;
+package dev.ckptvault.lifecycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -30,9 +30,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import dev.ckptvault.lifecycle.OutgoingEvents;
-import dev.ckptvault.lifecycle.RetentionEnforcer;
 import dev.ckptvault.testing.TestApp;
+import dev.ckptvault.events.EventGridOutgoingPublisher;
+import dev.ckptvault.events.OutgoingEvent;
+import dev.ckptvault.events.OutgoingEventPublisher;
 
 /**
  * Outgoing events through the real Event Grid client to a local HTTPS endpoint (azure-core sends

@@ -1,4 +1,4 @@
-package dev.ckptvault.retention;
+package dev.ckptvault.lifecycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,10 +25,9 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import dev.ckptvault.lifecycle.RetentionEnforcer;
-import dev.ckptvault.lifecycle.RetentionService;
-import dev.ckptvault.lifecycle.Sweeper;
 import dev.ckptvault.testing.TestApp;
+import dev.ckptvault.retention.RetentionPlannerPropertyTest;
+import dev.ckptvault.retention.RetentionPolicy;
 
 /**
  * Seeded random histories against real storage and the real enforcer, with crashes injected

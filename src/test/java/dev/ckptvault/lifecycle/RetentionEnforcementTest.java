@@ -1,4 +1,4 @@
-package dev.ckptvault.retention;
+package dev.ckptvault.lifecycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -13,7 +13,6 @@ import com.microsoft.azure.functions.HttpMethod;
 import dev.ckptvault.checkpoint.CommitRecord;
 import dev.ckptvault.error.ConflictException;
 import dev.ckptvault.error.NotFoundException;
-import dev.ckptvault.lifecycle.OutgoingEvents;
 import dev.ckptvault.functions.DeleteCheckpointFunction;
 import dev.ckptvault.functions.PinFunction;
 import dev.ckptvault.functions.PutRunFunction;
@@ -38,11 +37,8 @@ import java.util.TreeSet;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import dev.ckptvault.lifecycle.RetentionEnforcer;
-import dev.ckptvault.lifecycle.RetentionService;
-import dev.ckptvault.lifecycle.Sweeper;
-import dev.ckptvault.lifecycle.Tombstone;
 import dev.ckptvault.testing.TestApp;
+import dev.ckptvault.retention.RetentionPolicy;
 
 /** Retention against real storage (Azurite): exactly the expected blobs remain, leases do not block, crashes finish. */
 class RetentionEnforcementTest {
