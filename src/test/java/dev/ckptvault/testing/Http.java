@@ -15,8 +15,13 @@ public final class Http {
     private Http() {
     }
 
+    /**
+     * Put Blob on a connection of its own. Azurite answers a refused write (403, 409, 412) without
+     * reading its body, and then reads nothing more from that connection: a pooled client's next
+     * request on it would wait for Azurite's two-minute socket timeout.
+     */
     public static HttpResponse<String> putBlob(String url, byte[] data) throws IOException, InterruptedException {
-        return putBlob(CLIENT, url, data);
+        return putBlob(HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), url, data);
     }
 
     /** Put Blob through the given client (e.g. one that trusts a test certificate). */
