@@ -114,7 +114,7 @@ resource checkpoints 'Microsoft.Storage/storageAccounts/blobServices/containers@
 }
 
 // The app's token-signing keys and revocation markers: only the app identity gets a role here.
-resource keys 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource keyContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: keysContainer
   properties: {
@@ -158,8 +158,8 @@ resource appCheckpointsRole 'Microsoft.Authorization/roleAssignments@2022-04-01'
 }
 
 resource appKeysRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(keys.id, appPrincipalId, blobDataContributor)
-  scope: keys
+  name: guid(keyContainer.id, appPrincipalId, blobDataContributor)
+  scope: keyContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributor)
     principalId: appPrincipalId
@@ -251,4 +251,4 @@ output id string = account.id
 output blobEndpoint string = account.properties.primaryEndpoints.blob
 output tableEndpoint string = account.properties.primaryEndpoints.table
 output systemTopicName string = systemTopic.name
-output keysContainer string = keys.name
+output keysContainer string = keyContainer.name
