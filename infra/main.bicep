@@ -18,8 +18,16 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the person running azd; gets data access to the checkpoint account for debugging. Empty: none.')
+@description('Object id of the person (or pipeline) running azd; gets data access to the checkpoint container and the index table for debugging. Empty: none.')
 param principalId string = ''
+
+@description('What principalId is: a person (User), a pipeline\'s service principal or managed identity (ServicePrincipal), or a group.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param principalType string = 'User'
 
 @allowed([
   'Standard_LRS'
@@ -34,10 +42,15 @@ param checkpointSku string = 'Standard_LRS'
 @description('Blob soft delete retention of the checkpoint account, in days (1-365).')
 param softDeleteDays string = '7'
 
+@description('Days after a checkpoint blob version was written before the lifecycle policy deletes it, once it is a previous version (overwritten or deleted). The current version is never affected.')
+param previousVersionDays string = '7'
+
 @description('NCRONTAB of the sweep timer (CKPT_SWEEP_SCHEDULE).')
 param sweepSchedule string = '0 */5 * * * *'
 
 param checkpointContainer string = 'checkpoints'
+@description('Private container for the app\'s token-signing keys and revocation markers; only the app identity has a role on it.')
+param keysContainer string = 'ckptvault-keys'
 param deadLetterContainer string = 'eventgrid-deadletter'
 param indexTable string = 'ckptindex'
 
@@ -94,11 +107,14 @@ module checkpoints 'app/checkpoint-storage.bicep' = {
     tags: tags
     sku: checkpointSku
     softDeleteDays: int(softDeleteDays)
+    previousVersionDays: int(previousVersionDays)
     checkpointContainer: checkpointContainer
+    keysContainer: keysContainer
     deadLetterContainer: deadLetterContainer
     indexTable: indexTable
     appPrincipalId: identity.outputs.principalId
     operatorPrincipalId: principalId
+    operatorPrincipalType: principalType
   }
 }
 
@@ -130,6 +146,7 @@ module api 'app/api.bicep' = {
     checkpointAccountName: checkpoints.outputs.name
     checkpointSku: checkpointSku
     checkpointContainer: checkpointContainer
+    keysContainer: checkpoints.outputs.keysContainer
     deadLetterContainer: deadLetterContainer
     indexTable: indexTable
     softDeleteDays: int(softDeleteDays)
@@ -149,3 +166,6 @@ output CKPT_ACCOUNT_NAME string = checkpoints.outputs.name
 output CKPT_BLOB_ENDPOINT string = checkpoints.outputs.blobEndpoint
 output CKPT_EVENTS_TOPIC_ENDPOINT string = events.outputs.endpoint
 output CKPT_SOFT_DELETE_DAYS string = softDeleteDays
+output CKPT_PREVIOUS_VERSION_DAYS string = previousVersionDays
+// The app setting of the same name comes with the app code that reads it (infra/app/api.bicep).
+output CKPT_KEYS_CONTAINER string = checkpoints.outputs.keysContainer

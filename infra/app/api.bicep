@@ -13,12 +13,23 @@ param applicationInsightsName string
 param checkpointAccountName string
 param checkpointSku string
 param checkpointContainer string
+@description('Private container for token-signing keys and revocation markers (see keysContainerName below).')
+param keysContainer string
 param deadLetterContainer string
 param indexTable string
 param softDeleteDays int
 param sweepSchedule string
 param eventsTopicEndpoint string
+@description('Flex Consumption scale-out limit per app.')
+@minValue(40)
+@maxValue(1000)
 param maximumInstanceCount int = 100
+@description('Flex Consumption instance size.')
+@allowed([
+  512
+  2048
+  4096
+])
 param instanceMemoryMB int = 2048
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -81,6 +92,12 @@ var ckptAppSettings = {
   CKPT_BOOTSTRAP_DEADLETTER_CONTAINER: deadLetterContainer
 }
 
+// The app will read the keys container from CKPT_KEYS_CONTAINER. It is not set yet because the app
+// does not read it yet (SettingsParityTest): when the app's settings list gains it, add
+// `CKPT_KEYS_CONTAINER: keysContainerName` to ckptAppSettings above. Same for
+// CKPT_TOKEN_MAX_MINUTES. The app identity alone holds a role on this container.
+var keysContainerName = keysContainer
+
 // Flex Consumption takes the runtime from functionAppConfig: FUNCTIONS_WORKER_RUNTIME and
 // FUNCTIONS_EXTENSION_VERSION must not be set.
 var hostAppSettings = {
@@ -142,3 +159,4 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 output name string = site.name
 output id string = site.id
 output uri string = 'https://${site.properties.defaultHostName}'
+output keysContainer string = keysContainerName

@@ -8,12 +8,22 @@ import com.azure.resourcemanager.authorization.models.RoleAssignmentCreateParame
 import com.azure.resourcemanager.resources.fluent.models.ResourceGroupInner;
 import com.azure.resourcemanager.storage.fluent.models.BlobContainerInner;
 import com.azure.resourcemanager.storage.fluent.models.BlobServicePropertiesInner;
+import com.azure.resourcemanager.storage.fluent.models.ManagementPolicyInner;
 import com.azure.resourcemanager.storage.fluent.models.StorageAccountInner;
 import com.azure.resourcemanager.storage.fluent.models.TableInner;
+import com.azure.resourcemanager.storage.models.DateAfterCreation;
 import com.azure.resourcemanager.storage.models.DeleteRetentionPolicy;
 import com.azure.resourcemanager.storage.models.Kind;
+import com.azure.resourcemanager.storage.models.ManagementPolicyAction;
+import com.azure.resourcemanager.storage.models.ManagementPolicyDefinition;
+import com.azure.resourcemanager.storage.models.ManagementPolicyFilter;
+import com.azure.resourcemanager.storage.models.ManagementPolicyName;
+import com.azure.resourcemanager.storage.models.ManagementPolicyRule;
+import com.azure.resourcemanager.storage.models.ManagementPolicySchema;
+import com.azure.resourcemanager.storage.models.ManagementPolicyVersion;
 import com.azure.resourcemanager.storage.models.MinimumTlsVersion;
 import com.azure.resourcemanager.storage.models.PublicAccess;
+import com.azure.resourcemanager.storage.models.RuleType;
 import com.azure.resourcemanager.storage.models.Sku;
 import com.azure.resourcemanager.storage.models.SkuName;
 import com.azure.resourcemanager.storage.models.StorageAccountCreateParameters;
@@ -53,15 +63,16 @@ public final class ArmBootstrap {
         StorageAccountInner account = storageAccount(plan, report);
         report.endpoint("blob", account.primaryEndpoints() == null ? null : account.primaryEndpoints().blob());
         report.endpoint("table", account.primaryEndpoints() == null ? null : account.primaryEndpoints().table());
-        softDelete(plan, report);
+        blobService(plan, report);
         container(plan, plan.container(), "container", report);
+        container(plan, plan.keysContainer(), "keysContainer", report);
         container(plan, plan.deadLetterContainer(), "deadLetterContainer", report);
         table(plan, report);
+        lifecyclePolicy(plan, report);
         if (plan.principalId().isPresent()) {
             String principal = plan.principalId().get();
-            for (BuiltInRole role : List.of(BuiltInRole.STORAGE_BLOB_DATA_CONTRIBUTOR,
-                    BuiltInRole.STORAGE_BLOB_DELEGATOR, BuiltInRole.STORAGE_TABLE_DATA_CONTRIBUTOR)) {
-                roleAssignment(plan, "appRole:" + role.displayName(), plan.accountId(), principal, role, report);
+            for (AppRole r : appRoles(plan)) {
+                roleAssignment(plan, r.step(), r.scope(), principal, r.role(), report);
             }
         } else {
             report.skipped("appRoles", "no app principal id given (" + (plan.names() == BootstrapPlan.Names.FLAGS
@@ -80,6 +91,29 @@ public final class ArmBootstrap {
                     + "): deploy the app, then run bootstrap again");
         }
         return report;
+    }
+
+    /** One data role of the app identity, at the narrowest scope it works at. */
+    record AppRole(String step, String scope, BuiltInRole role) {
+    }
+
+    /**
+     * The app's roles: data roles on its two containers and its table only. Storage Blob Delegator
+     * (no data action) stays on the account: Get User Delegation Key is a blob service operation,
+     * and Azure documents the role for it at account, resource group or subscription scope.
+     */
+    static List<AppRole> appRoles(BootstrapPlan plan) {
+        BuiltInRole blob = BuiltInRole.STORAGE_BLOB_DATA_CONTRIBUTOR;
+        BuiltInRole table = BuiltInRole.STORAGE_TABLE_DATA_CONTRIBUTOR;
+        BuiltInRole delegator = BuiltInRole.STORAGE_BLOB_DELEGATOR;
+        return List.of(
+                new AppRole("appRole:" + blob.displayName() + " on container " + plan.container(),
+                        plan.containerScope(plan.container()), blob),
+                new AppRole("appRole:" + blob.displayName() + " on container " + plan.keysContainer(),
+                        plan.containerScope(plan.keysContainer()), blob),
+                new AppRole("appRole:" + table.displayName() + " on table " + plan.indexTable(),
+                        plan.tableScope(plan.indexTable()), table),
+                new AppRole("appRole:" + delegator.displayName() + " on the account", plan.accountId(), delegator));
     }
 
     private void resourceGroup(BootstrapPlan plan, BootstrapReport report) {
@@ -159,22 +193,47 @@ public final class ArmBootstrap {
         return updated;
     }
 
-    private void softDelete(BootstrapPlan plan, BootstrapReport report) {
+    /**
+     * Blob soft delete and blob versioning, read together and written with one PUT when either
+     * differs. The PUT carries back every writable property read (CORS, change feed, container
+     * soft delete...), so nothing else the account has configured changes.
+     */
+    private void blobService(BootstrapPlan plan, BootstrapReport report) {
         String id = plan.accountId() + "/blobServices/default";
-        BlobServicePropertiesInner current = ArmErrors.during("blobSoftDelete", STORAGE_ROLE, () -> arm.storage()
+        BlobServicePropertiesInner current = ArmErrors.during("blobService", STORAGE_ROLE, () -> arm.storage()
                 .getBlobServices().getServiceProperties(plan.resourceGroup(), plan.accountName()));
         DeleteRetentionPolicy p = current.deleteRetentionPolicy();
-        boolean enabled = p != null && Boolean.TRUE.equals(p.enabled());
-        if (enabled && p.days() != null && p.days() == plan.softDeleteDays()) {
+        boolean softDeleteOn = p != null && Boolean.TRUE.equals(p.enabled());
+        boolean softDeleteAsPlanned = softDeleteOn && p.days() != null && p.days() == plan.softDeleteDays();
+        boolean versioningOn = Boolean.TRUE.equals(current.isVersioningEnabled());
+        if (softDeleteAsPlanned && versioningOn) {
             report.found("blobSoftDelete", id);
+            report.found("blobVersioning", id);
             return;
         }
-        BlobServicePropertiesInner wanted = new BlobServicePropertiesInner().withDeleteRetentionPolicy(
-                new DeleteRetentionPolicy().withEnabled(true).withDays(plan.softDeleteDays()));
-        ArmErrors.during("blobSoftDelete", STORAGE_ROLE, () -> arm.storage().getBlobServices()
+        BlobServicePropertiesInner wanted = new BlobServicePropertiesInner()
+                .withCors(current.cors())
+                .withDefaultServiceVersion(current.defaultServiceVersion())
+                .withChangeFeed(current.changeFeed())
+                .withRestorePolicy(current.restorePolicy())
+                .withContainerDeleteRetentionPolicy(current.containerDeleteRetentionPolicy())
+                .withLastAccessTimeTrackingPolicy(current.lastAccessTimeTrackingPolicy())
+                .withDeleteRetentionPolicy(softDeleteAsPlanned ? p
+                        : new DeleteRetentionPolicy().withEnabled(true).withDays(plan.softDeleteDays()))
+                .withIsVersioningEnabled(true);
+        ArmErrors.during("blobService", STORAGE_ROLE, () -> arm.storage().getBlobServices()
                 .setServiceProperties(plan.resourceGroup(), plan.accountName(), wanted));
-        report.changed("blobSoftDelete", id, "deleteRetentionPolicy " + (enabled ? p.days() + " days" : "off")
-                + " -> " + plan.softDeleteDays() + " days");
+        if (softDeleteAsPlanned) {
+            report.found("blobSoftDelete", id);
+        } else {
+            report.changed("blobSoftDelete", id, "deleteRetentionPolicy " + (softDeleteOn ? p.days() + " days" : "off")
+                    + " -> " + plan.softDeleteDays() + " days");
+        }
+        if (versioningOn) {
+            report.found("blobVersioning", id);
+        } else {
+            report.changed("blobVersioning", id, "isVersioningEnabled " + current.isVersioningEnabled() + " -> true");
+        }
     }
 
     private void container(BootstrapPlan plan, String name, String step, BootstrapReport report) {
@@ -199,7 +258,7 @@ public final class ArmBootstrap {
     }
 
     private void table(BootstrapPlan plan, BootstrapReport report) {
-        String id = plan.accountId() + "/tableServices/default/tables/" + plan.indexTable();
+        String id = plan.tableScope(plan.indexTable());
         Optional<TableInner> existing = ArmErrors.during("indexTable", STORAGE_ROLE, () -> orEmpty(() ->
                 arm.storage().getTables().getWithResponse(plan.resourceGroup(), plan.accountName(), plan.indexTable(),
                         Context.NONE).getValue()));
@@ -210,6 +269,108 @@ public final class ArmBootstrap {
         ArmErrors.during("indexTable", STORAGE_ROLE, () -> arm.storage().getTables().createWithResponse(
                 plan.resourceGroup(), plan.accountName(), plan.indexTable(), null, Context.NONE));
         report.created("indexTable", id);
+    }
+
+    /**
+     * The lifecycle rule deleting previous versions of checkpoint blobs. The account has one
+     * management policy, read and written whole: rules of others are kept as they are, and only the
+     * rule named {@link BootstrapPlan#LIFECYCLE_RULE} is added or brought back to exactly the plan.
+     */
+    private void lifecyclePolicy(BootstrapPlan plan, BootstrapReport report) {
+        String id = plan.accountId() + "/managementPolicies/default";
+        Optional<ManagementPolicyInner> existing = ArmErrors.during("lifecyclePolicy", STORAGE_ROLE, () -> orEmpty(() ->
+                arm.storage().getManagementPolicies().getWithResponse(plan.resourceGroup(), plan.accountName(),
+                        ManagementPolicyName.DEFAULT, Context.NONE).getValue()));
+        List<ManagementPolicyRule> rules = new ArrayList<>(existing.map(ManagementPolicyInner::policy)
+                .map(ManagementPolicySchema::rules).orElse(List.of()));
+        Optional<ManagementPolicyRule> ours = rules.stream()
+                .filter(r -> BootstrapPlan.LIFECYCLE_RULE.equals(r.name())).findFirst();
+        Optional<Integer> ourDays = ours.map(ArmBootstrap::versionDeleteDays);
+        int days = plan.previousVersionDays().or(() -> ourDays).orElse(plan.softDeleteDays());
+        ManagementPolicyRule wanted = lifecycleRule(plan.container(), days);
+        if (ours.isPresent() && sameRule(ours.get(), wanted)) {
+            report.found("lifecyclePolicy", id);
+            return;
+        }
+        rules.removeIf(r -> BootstrapPlan.LIFECYCLE_RULE.equals(r.name()));
+        rules.add(wanted);
+        ArmErrors.during("lifecyclePolicy", STORAGE_ROLE, () -> arm.storage().getManagementPolicies().createOrUpdate(
+                plan.resourceGroup(), plan.accountName(), ManagementPolicyName.DEFAULT,
+                new ManagementPolicyInner().withPolicy(new ManagementPolicySchema().withRules(rules))));
+        if (existing.isEmpty()) {
+            report.created("lifecyclePolicy", id);
+        } else if (ours.isEmpty()) {
+            report.changed("lifecyclePolicy", id, "rule " + BootstrapPlan.LIFECYCLE_RULE + " added to "
+                    + (rules.size() - 1) + " existing rule(s)");
+        } else {
+            report.changed("lifecyclePolicy", id, "rule " + BootstrapPlan.LIFECYCLE_RULE + " brought back to: "
+                    + describe(wanted));
+        }
+    }
+
+    /**
+     * Previous versions of blobs in {@code container} are deleted {@code days} days after the
+     * version was written. Version actions never act on the current version.
+     */
+    static ManagementPolicyRule lifecycleRule(String container, int days) {
+        return new ManagementPolicyRule()
+                .withName(BootstrapPlan.LIFECYCLE_RULE)
+                .withEnabled(true)
+                .withType(RuleType.LIFECYCLE)
+                .withDefinition(new ManagementPolicyDefinition()
+                        .withFilters(new ManagementPolicyFilter()
+                                .withBlobTypes(List.of("blockBlob"))
+                                // The slash keeps containers whose names only begin the same way out.
+                                .withPrefixMatch(List.of(container + "/")))
+                        .withActions(new ManagementPolicyAction().withVersion(new ManagementPolicyVersion()
+                                .withDelete(new DateAfterCreation().withDaysAfterCreationGreaterThan(days)))));
+    }
+
+    private static Integer versionDeleteDays(ManagementPolicyRule r) {
+        if (r.definition() == null || r.definition().actions() == null || r.definition().actions().version() == null
+                || r.definition().actions().version().delete() == null) {
+            return null;
+        }
+        return Math.round(r.definition().actions().version().delete().daysAfterCreationGreaterThan());
+    }
+
+    /** Exactly the wanted rule: an extra action (a base blob delete, say) counts as a difference. */
+    static boolean sameRule(ManagementPolicyRule actual, ManagementPolicyRule wanted) {
+        return describe(actual).equals(describe(wanted));
+    }
+
+    /** A rule in a canonical text form: what it filters, what it does, and whether it is on. */
+    static String describe(ManagementPolicyRule r) {
+        // Rules are enabled unless they say otherwise.
+        boolean enabled = r.enabled() == null || r.enabled();
+        ManagementPolicyDefinition d = r.definition();
+        ManagementPolicyFilter f = d == null ? null : d.filters();
+        ManagementPolicyAction a = d == null ? null : d.actions();
+        return "enabled=" + enabled + ", type=" + r.type()
+                + ", blobTypes=" + lower(f == null ? null : f.blobTypes())
+                + ", prefixMatch=" + (f == null || f.prefixMatch() == null ? List.of() : f.prefixMatch())
+                + ", blobIndexMatch=" + (f == null || f.blobIndexMatch() == null ? 0 : f.blobIndexMatch().size())
+                + ", baseBlob=" + (a == null || a.baseBlob() == null ? "none" : "set")
+                + ", snapshot=" + (a == null || a.snapshot() == null ? "none" : "set")
+                + ", version=" + (a == null ? "none" : version(a.version()));
+    }
+
+    private static String version(ManagementPolicyVersion v) {
+        if (v == null) {
+            return "none";
+        }
+        List<String> parts = new ArrayList<>();
+        if (v.delete() != null) {
+            parts.add("delete after " + Math.round(v.delete().daysAfterCreationGreaterThan()) + " days");
+        }
+        if (v.tierToCool() != null || v.tierToCold() != null || v.tierToArchive() != null || v.tierToHot() != null) {
+            parts.add("tiering");
+        }
+        return parts.isEmpty() ? "none" : String.join(" + ", parts);
+    }
+
+    private static List<String> lower(List<String> values) {
+        return values == null ? List.of() : values.stream().map(v -> v.toLowerCase(Locale.ROOT)).sorted().toList();
     }
 
     /**
@@ -229,6 +390,13 @@ public final class ArmBootstrap {
             if (role.matches(a.roleDefinitionId()) && principalId.equalsIgnoreCase(a.principalId())
                     && covers(a.scope(), scope)) {
                 report.found(step, a.id());
+                if (!a.scope().equalsIgnoreCase(scope)) {
+                    // Bootstrap never removes role assignments, so a broader one from an earlier
+                    // setup stays in force until the operator removes it.
+                    report.note(step, role.displayName() + " is held at " + a.scope() + ", broader than " + scope
+                            + "; to narrow it, remove that assignment (az role assignment delete --ids " + a.id()
+                            + ") and run bootstrap again");
+                }
                 return;
             }
         }

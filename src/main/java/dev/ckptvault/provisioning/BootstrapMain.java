@@ -43,15 +43,22 @@ public final class BootstrapMain {
               --location REGION            needed to create the resource group or the account
               --create-resource-group      create the resource group when missing
               --sku SKU                    Standard_LRS (default), Standard_ZRS, Standard_GRS, ...
-              --principal-id OBJECT_ID     the app identity: gets Storage Blob Data Contributor,
-                                           Storage Blob Delegator, Storage Table Data Contributor
+              --principal-id OBJECT_ID     the app identity: gets Storage Blob Data Contributor on
+                                           the checkpoint and keys containers, Storage Table Data
+                                           Contributor on the index table, Storage Blob Delegator
+                                           on the account
               --function-app-id ID         /subscriptions/../providers/Microsoft.Web/sites/NAME:
                                            creates the blob event subscription to it
               --function-name NAME         the blob event function (default BlobEvents)
               --soft-delete-days N         blob soft delete retention (default 7)
+              --previous-version-days N    lifecycle rule: delete a checkpoint blob version N days
+                                           after it was written, once it is no longer current
+                                           (default: an existing rule keeps its days, a new one
+                                           gets the soft delete days)
               --allow-shared-key-access    keep account keys usable (default: off)
               --container NAME             checkpoint container (default checkpoints)
               --index-table NAME           index table (default ckptindex)
+              --keys-container NAME        the app's private keys container (default ckptvault-keys)
               --dead-letter-container NAME (default eventgrid-deadletter)
             Each flag may come from its setting instead (CKPT_BOOTSTRAP_SUBSCRIPTION_ID, ...);
             AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and AZURE_LOCATION (set by azd) are used last.
@@ -82,6 +89,9 @@ public final class BootstrapMain {
             settings.put("CKPT_BOOTSTRAP_ALLOW_SHARED_KEY_ACCESS", env.get("CKPT_BOOTSTRAP_ALLOW_SHARED_KEY_ACCESS"));
         }
         boolean createResourceGroup = false;
+        // Bootstrap-only inputs: no app setting stands for them.
+        String keysContainer = null;
+        String previousVersionDays = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -91,6 +101,16 @@ public final class BootstrapMain {
                 }
                 case "--create-resource-group" -> createResourceGroup = true;
                 case "--allow-shared-key-access" -> settings.put("CKPT_BOOTSTRAP_ALLOW_SHARED_KEY_ACCESS", "true");
+                case "--keys-container", "--previous-version-days" -> {
+                    if (i + 1 >= args.length) {
+                        return usage(err, a + " needs a value", a);
+                    }
+                    if (a.equals("--keys-container")) {
+                        keysContainer = args[++i];
+                    } else {
+                        previousVersionDays = args[++i];
+                    }
+                }
                 default -> {
                     String setting = FLAGS.get(a);
                     if (setting == null || i + 1 >= args.length) {
@@ -108,9 +128,27 @@ public final class BootstrapMain {
                     Names.table("CKPT_INDEX_TABLE", settings.getOrDefault("CKPT_INDEX_TABLE", "ckptindex")),
                     settings.getOrDefault("FUNCTION_NAME", BootstrapPlan.BLOB_EVENTS_FUNCTION),
                     BootstrapPlan.Names.FLAGS);
+            if (keysContainer != null) {
+                plan = plan.withKeysContainer(Names.container("--keys-container", keysContainer));
+            }
+            if (previousVersionDays != null) {
+                int days;
+                try {
+                    days = Integer.parseInt(previousVersionDays.trim());
+                } catch (NumberFormatException e) {
+                    days = 0;
+                }
+                if (days < 1) {
+                    return usage(err, "--previous-version-days must be a whole number of days, at least 1, got '"
+                            + previousVersionDays + "'", "--previous-version-days");
+                }
+                plan = plan.withPreviousVersionDays(days);
+            }
         } catch (ConfigException e) {
             String flag = flagOf(e.setting());
-            return usage(err, e.getMessage().replace("setting " + e.setting(), flag + " (" + e.setting() + ")"), flag);
+            String message = flag.equals(e.setting()) ? e.getMessage().replaceFirst("^setting ", "")
+                    : e.getMessage().replace("setting " + e.setting(), flag + " (" + e.setting() + ")");
+            return usage(err, message, flag);
         } catch (ApiException e) {
             return usage(err, e.getMessage(), e.target());
         }

@@ -17,15 +17,25 @@ import dev.ckptvault.config.Names;
  * @param location      needed only to create the resource group or the account
  * @param principalId   the app identity's object id; role assignments are skipped without it
  * @param functionAppId the function app's resource id; the event subscription is skipped without it
+ * @param keysContainer the private container of the app's token-signing keys and revocation markers
+ * @param previousVersionDays days after a checkpoint blob version was written before the lifecycle
+ *                      rule deletes it once it is a previous version; empty: an existing rule keeps
+ *                      its days, a new one gets the soft delete days (so the admin route, which has
+ *                      no setting for it, never undoes what Bicep or the command line set)
  */
 public record BootstrapPlan(String subscriptionId, String resourceGroup, boolean createResourceGroup,
                             Optional<String> location, String accountName, String sku,
                             boolean allowSharedKeyAccess, int softDeleteDays, String container,
                             String indexTable, String deadLetterContainer, Optional<String> principalId,
-                            Optional<String> functionAppId, String functionName, Names names) {
+                            Optional<String> functionAppId, String functionName, Names names,
+                            String keysContainer, Optional<Integer> previousVersionDays) {
     /** The blob event function's name in this app (DESIGN.md: the EventGridTrigger function). */
     public static final String BLOB_EVENTS_FUNCTION = "BlobEvents";
     public static final String EVENT_SUBSCRIPTION_NAME = "ckptvaultblobevents";
+    /** infra/main.bicep's default for keysContainer. */
+    public static final String KEYS_CONTAINER = "ckptvault-keys";
+    /** The one lifecycle rule bootstrap owns in the account's management policy. */
+    public static final String LIFECYCLE_RULE = "ckptvault-previous-versions";
 
     /** How the caller names each input, for error messages. */
     public record Names(String subscription, String resourceGroup, String location, String account) {
@@ -39,6 +49,8 @@ public record BootstrapPlan(String subscriptionId, String resourceGroup, boolean
         Objects.requireNonNull(resourceGroup, "resourceGroup");
         Objects.requireNonNull(accountName, "accountName");
         Objects.requireNonNull(functionName, "functionName");
+        Objects.requireNonNull(keysContainer, "keysContainer");
+        Objects.requireNonNull(previousVersionDays, "previousVersionDays");
     }
 
     /** The plan of the admin route: the app's own settings. */
@@ -55,7 +67,19 @@ public record BootstrapPlan(String subscriptionId, String resourceGroup, boolean
                 .orElseThrow(() -> missing(names.account(), "the storage account name"));
         return new BootstrapPlan(subscription, group, createResourceGroup, b.location(), account, b.sku(), b.allowSharedKeyAccess(), b.softDeleteDays(),
                 container, indexTable, b.deadLetterContainer(), b.principalId(), b.functionAppId(), functionName,
-                names);
+                names, KEYS_CONTAINER, Optional.empty());
+    }
+
+    public BootstrapPlan withKeysContainer(String name) {
+        return new BootstrapPlan(subscriptionId, resourceGroup, createResourceGroup, location, accountName, sku,
+                allowSharedKeyAccess, softDeleteDays, container, indexTable, deadLetterContainer, principalId,
+                functionAppId, functionName, names, name, previousVersionDays);
+    }
+
+    public BootstrapPlan withPreviousVersionDays(int days) {
+        return new BootstrapPlan(subscriptionId, resourceGroup, createResourceGroup, location, accountName, sku,
+                allowSharedKeyAccess, softDeleteDays, container, indexTable, deadLetterContainer, principalId,
+                functionAppId, functionName, names, keysContainer, Optional.of(days));
     }
 
     /** The account name the storage setting already points at, when it names one. */
@@ -100,5 +124,10 @@ public record BootstrapPlan(String subscriptionId, String resourceGroup, boolean
 
     public String containerScope(String name) {
         return accountId() + "/blobServices/default/containers/" + name;
+    }
+
+    /** A table's own scope, the narrowest a table data role can be assigned at. */
+    public String tableScope(String name) {
+        return accountId() + "/tableServices/default/tables/" + name;
     }
 }

@@ -7,7 +7,8 @@ import java.util.Map;
 
 /**
  * What a bootstrap run did, step by step: created, found (already as wanted), changed (found but
- * brought in line) or skipped (with the reason). Endpoints are service URIs only: no key,
+ * brought in line) or skipped (with the reason), plus notes on what it found but leaves to the
+ * operator (bootstrap never removes anything). Endpoints are service URIs only: no key,
  * connection string or SAS ever goes in here.
  */
 public final class BootstrapReport {
@@ -19,11 +20,16 @@ public final class BootstrapReport {
     public record Skip(String step, String reason) {
     }
 
+    /** Something a step found that the operator may want to act on. */
+    public record Note(String step, String note) {
+    }
+
     private final String mode;
     private final List<Item> created = new ArrayList<>();
     private final List<Item> found = new ArrayList<>();
     private final List<Item> changed = new ArrayList<>();
     private final List<Skip> skipped = new ArrayList<>();
+    private final List<Note> notes = new ArrayList<>();
     private final Map<String, String> endpoints = new LinkedHashMap<>();
 
     public BootstrapReport(String mode) {
@@ -44,6 +50,10 @@ public final class BootstrapReport {
 
     public void skipped(String step, String reason) {
         skipped.add(new Skip(step, reason));
+    }
+
+    public void note(String step, String note) {
+        notes.add(new Note(step, note));
     }
 
     public void endpoint(String service, String uri) {
@@ -72,6 +82,10 @@ public final class BootstrapReport {
         return List.copyOf(skipped);
     }
 
+    public List<Note> notes() {
+        return List.copyOf(notes);
+    }
+
     public Map<String, String> endpoints() {
         return Map.copyOf(endpoints);
     }
@@ -88,6 +102,11 @@ public final class BootstrapReport {
             skips.add(Map.of("step", s.step(), "reason", s.reason()));
         }
         out.put("skipped", skips);
+        List<Map<String, String>> noteList = new ArrayList<>();
+        for (Note n : notes) {
+            noteList.add(Map.of("step", n.step(), "note", n.note()));
+        }
+        out.put("notes", noteList);
         out.put("endpoints", new LinkedHashMap<>(endpoints));
         return out;
     }

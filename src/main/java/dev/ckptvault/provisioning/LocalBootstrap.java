@@ -25,9 +25,12 @@ public final class LocalBootstrap {
         report.skipped("storageAccount", NO_ARM + "; the emulator's account " + storage.blobService().getAccountName()
                 + " is used as it is");
         report.skipped("blobSoftDelete", "the storage emulator does not implement blob soft delete");
+        report.skipped("blobVersioning", "blob versioning is an account setting made through Azure Resource Manager");
         container(config.container(), "container", report);
+        container(BootstrapPlan.KEYS_CONTAINER, "keysContainer", report);
         container(config.bootstrap().deadLetterContainer(), "deadLetterContainer", report);
         table(report);
+        report.skipped("lifecyclePolicy", "lifecycle management policies are made through Azure Resource Manager");
         report.skipped("appRoles", "the storage emulator signs with its well-known account key: no role assignments");
         report.skipped("systemTopic", "the storage emulator emits no Event Grid events; the local host's watcher"
                 + " produces them instead");

@@ -32,6 +32,16 @@ class ArmBootstrapTest {
     static final String FUNCTION_APP = RG_ID + "/providers/Microsoft.Web/sites/func-ckpt";
     static final String TOPIC_ID = RG_ID + "/providers/Microsoft.EventGrid/systemTopics/" + ACCOUNT + "-events";
     static final String SUBSCRIPTION_ID = TOPIC_ID + "/eventSubscriptions/ckptvaultblobevents";
+    static final String BLOB_SERVICE_ID = ACCOUNT_ID + "/blobServices/default";
+    static final String POLICY_ID = ACCOUNT_ID + "/managementPolicies/default";
+    static final String CHECKPOINTS_SCOPE = ACCOUNT_ID + "/blobServices/default/containers/checkpoints";
+    static final String KEYS_SCOPE = ACCOUNT_ID + "/blobServices/default/containers/ckptvault-keys";
+    static final String TABLE_SCOPE = ACCOUNT_ID + "/tableServices/default/tables/ckptindex";
+    static final List<String> APP_ROLE_STEPS = List.of(
+            "appRole:Storage Blob Data Contributor on container checkpoints",
+            "appRole:Storage Blob Data Contributor on container ckptvault-keys",
+            "appRole:Storage Table Data Contributor on table ckptindex",
+            "appRole:Storage Blob Delegator on the account");
 
     FakeArm arm;
 
@@ -80,16 +90,72 @@ class ArmBootstrapTest {
         return items.stream().map(BootstrapReport.Item::step).toList();
     }
 
+    static List<String> concat(List<String> a, List<String> b, List<String> c) {
+        List<String> out = new java.util.ArrayList<>(a);
+        out.addAll(b);
+        out.addAll(c);
+        return out;
+    }
+
+    /** The account as ARM reports an existing one, with the given blob service properties. */
+    void seedAccount(ObjectNode blobServiceProperties) {
+        seedResourceGroup();
+        ObjectNode a = Json.MAPPER.createObjectNode().put("id", ACCOUNT_ID).put("name", ACCOUNT)
+                .put("type", "Microsoft.Storage/storageAccounts").put("location", "westeurope").put("kind", "StorageV2");
+        a.set("sku", Json.MAPPER.createObjectNode().put("name", "Standard_LRS").put("tier", "Standard"));
+        ObjectNode p = Json.MAPPER.createObjectNode().put("supportsHttpsTrafficOnly", true).put("minimumTlsVersion", "TLS1_2")
+                .put("allowBlobPublicAccess", false).put("allowSharedKeyAccess", false).put("provisioningState", "Succeeded");
+        p.set("primaryEndpoints", Json.MAPPER.createObjectNode().put("blob", "https://" + ACCOUNT + ".blob.core.windows.net/")
+                .put("table", "https://" + ACCOUNT + ".table.core.windows.net/"));
+        a.set("properties", p);
+        arm.seed(a);
+        ObjectNode svc = Json.MAPPER.createObjectNode().put("id", BLOB_SERVICE_ID).put("name", "default")
+                .put("type", "Microsoft.Storage/storageAccounts/blobServices");
+        svc.set("properties", blobServiceProperties);
+        arm.seed(svc);
+    }
+
+    /** A lifecycle rule in the wire shape of the ManagementPolicies reference. */
+    static ObjectNode rule(String name, String prefix, int versionDays) {
+        ObjectNode r = Json.MAPPER.createObjectNode().put("name", name).put("enabled", true).put("type", "Lifecycle");
+        ObjectNode def = r.putObject("definition");
+        ObjectNode filters = def.putObject("filters");
+        filters.putArray("blobTypes").add("blockBlob");
+        filters.putArray("prefixMatch").add(prefix);
+        def.putObject("actions").putObject("version").putObject("delete").put("daysAfterCreationGreaterThan", versionDays);
+        return r;
+    }
+
+    void seedPolicy(ObjectNode... rules) {
+        ObjectNode policy = Json.MAPPER.createObjectNode().put("id", POLICY_ID).put("name", "DefaultManagementPolicy")
+                .put("type", "Microsoft.Storage/storageAccounts/managementPolicies");
+        ObjectNode props = policy.putObject("properties").put("lastModifiedTime", "2026-01-01T00:00:00.0000000Z");
+        com.fasterxml.jackson.databind.node.ArrayNode list = props.putObject("policy").putArray("rules");
+        for (ObjectNode r : rules) {
+            list.add(r);
+        }
+        arm.seed(policy);
+    }
+
+    static JsonNode ruleNamed(JsonNode policyBody, String name) {
+        for (JsonNode r : policyBody.path("properties").path("policy").path("rules")) {
+            if (r.path("name").asText().equals(name)) {
+                return r;
+            }
+        }
+        throw new AssertionError("no rule " + name + " in " + policyBody);
+    }
+
     @Test
     void freshSubscriptionGetsEverythingWithSecureDefaultsFieldByField() {
         BootstrapReport r = run(settings(), true);
 
-        assertEquals(List.of("resourceGroup", "storageAccount", "container", "deadLetterContainer", "indexTable",
-                "appRole:Storage Blob Data Contributor", "appRole:Storage Blob Delegator",
-                "appRole:Storage Table Data Contributor", "systemTopic", "topicDeadLetterRole", "eventSubscription"),
+        assertEquals(concat(List.of("resourceGroup", "storageAccount", "container", "keysContainer", "deadLetterContainer",
+                "indexTable", "lifecyclePolicy"), APP_ROLE_STEPS, List.of("systemTopic", "topicDeadLetterRole", "eventSubscription")),
                 steps(r.created()));
-        assertEquals(List.of("blobSoftDelete"), steps(r.changed()));
+        assertEquals(List.of("blobSoftDelete", "blobVersioning"), steps(r.changed()));
         assertTrue(r.skipped().isEmpty(), r.skipped().toString());
+        assertTrue(r.notes().isEmpty(), r.notes().toString());
         assertEquals("https://" + ACCOUNT + ".blob.core.windows.net/", r.endpoints().get("blob"));
         assertEquals("https://" + ACCOUNT + ".table.core.windows.net/", r.endpoints().get("table"));
 
@@ -105,11 +171,25 @@ class ArmBootstrapTest {
         assertFalse(ap.path("allowBlobPublicAccess").asBoolean(true), ap.toString());
         assertFalse(ap.path("allowSharedKeyAccess").asBoolean(true), ap.toString());
 
-        JsonNode drp = arm.body("PUT", ACCOUNT_ID + "/blobServices/default").path("properties").path("deleteRetentionPolicy");
+        JsonNode blobService = arm.body("PUT", BLOB_SERVICE_ID).path("properties");
+        JsonNode drp = blobService.path("deleteRetentionPolicy");
         assertTrue(drp.path("enabled").asBoolean(false));
         assertEquals(7, drp.path("days").asInt());
+        assertTrue(blobService.path("isVersioningEnabled").asBoolean(false), "versioning on: " + blobService);
+        assertTrue(arm.resource(BLOB_SERVICE_ID).path("properties").path("isVersioningEnabled").asBoolean(false));
 
-        for (String c : List.of("checkpoints", "eventgrid-deadletter")) {
+        // Previous versions of checkpoint blobs go 7 days (the soft delete days) after they were written.
+        JsonNode rule = ruleNamed(arm.body("PUT", POLICY_ID), "ckptvault-previous-versions");
+        assertTrue(rule.path("enabled").asBoolean(false));
+        assertEquals("Lifecycle", rule.path("type").asText());
+        assertEquals(List.of("blockBlob"), Json.MAPPER.convertValue(rule.path("definition").path("filters").path("blobTypes"), List.class));
+        assertEquals(List.of("checkpoints/"), Json.MAPPER.convertValue(rule.path("definition").path("filters").path("prefixMatch"), List.class));
+        JsonNode actions = rule.path("definition").path("actions");
+        assertEquals(7, actions.path("version").path("delete").path("daysAfterCreationGreaterThan").asInt());
+        assertFalse(actions.has("baseBlob"), "never an action on current versions: " + actions);
+        assertFalse(actions.has("snapshot"), actions.toString());
+
+        for (String c : List.of("checkpoints", "ckptvault-keys", "eventgrid-deadletter")) {
             assertEquals("None", arm.body("PUT", ACCOUNT_ID + "/blobServices/default/containers/" + c)
                     .path("properties").path("publicAccess").asText(), c);
         }
@@ -117,20 +197,25 @@ class ArmBootstrapTest {
 
         List<FakeArm.Request> roles = arm.writes().stream()
                 .filter(w -> w.path().contains("/providers/Microsoft.Authorization/roleAssignments/")).toList();
-        assertEquals(4, roles.size(), roles.toString());
-        Map<String, String> appRoles = new HashMap<>();
+        assertEquals(5, roles.size(), roles.toString());
+        // Data roles on the app's two containers and its table; only the Delegator (no data
+        // action) on the account.
+        java.util.Set<String> appRoles = new java.util.HashSet<>();
         for (FakeArm.Request w : roles) {
             JsonNode p = w.body().path("properties");
             assertEquals("ServicePrincipal", p.path("principalType").asText(), w.toString());
             assertTrue(p.path("roleDefinitionId").asText().startsWith("/subscriptions/" + SUB
                     + "/providers/Microsoft.Authorization/roleDefinitions/"), p.toString());
             if (p.path("principalId").asText().equals(APP_PRINCIPAL)) {
-                assertTrue(w.path().startsWith(ACCOUNT_ID + "/providers/"), "app roles are scoped to the account: " + w);
-                appRoles.put(p.path("roleDefinitionId").asText().replaceAll(".*/", ""), w.path());
+                String scope = w.path().substring(0, w.path().indexOf("/providers/Microsoft.Authorization/"));
+                appRoles.add(p.path("roleDefinitionId").asText().replaceAll(".*/", "") + " @ " + scope);
             }
         }
-        assertEquals(java.util.Set.of(BuiltInRole.STORAGE_BLOB_DATA_CONTRIBUTOR.id(), BuiltInRole.STORAGE_BLOB_DELEGATOR.id(),
-                BuiltInRole.STORAGE_TABLE_DATA_CONTRIBUTOR.id()), appRoles.keySet());
+        assertEquals(java.util.Set.of(
+                BuiltInRole.STORAGE_BLOB_DATA_CONTRIBUTOR.id() + " @ " + CHECKPOINTS_SCOPE,
+                BuiltInRole.STORAGE_BLOB_DATA_CONTRIBUTOR.id() + " @ " + KEYS_SCOPE,
+                BuiltInRole.STORAGE_TABLE_DATA_CONTRIBUTOR.id() + " @ " + TABLE_SCOPE,
+                BuiltInRole.STORAGE_BLOB_DELEGATOR.id() + " @ " + ACCOUNT_ID), appRoles);
 
         JsonNode topic = arm.body("PUT", TOPIC_ID);
         assertEquals("westeurope", topic.path("location").asText());
@@ -190,10 +275,9 @@ class ArmBootstrapTest {
         assertEquals(List.of(), arm.writes(), "a second run only reads");
         assertTrue(again.created().isEmpty(), again.created().toString());
         assertTrue(again.changed().isEmpty(), again.changed().toString());
-        assertEquals(List.of("resourceGroup", "storageAccount", "blobSoftDelete", "container", "deadLetterContainer",
-                "indexTable", "appRole:Storage Blob Data Contributor", "appRole:Storage Blob Delegator",
-                "appRole:Storage Table Data Contributor", "systemTopic", "topicDeadLetterRole", "eventSubscription"),
-                steps(again.found()));
+        assertEquals(concat(List.of("resourceGroup", "storageAccount", "blobSoftDelete", "blobVersioning", "container",
+                "keysContainer", "deadLetterContainer", "indexTable", "lifecyclePolicy"), APP_ROLE_STEPS,
+                List.of("systemTopic", "topicDeadLetterRole", "eventSubscription")), steps(again.found()));
     }
 
     @Test
@@ -287,9 +371,14 @@ class ArmBootstrapTest {
 
         BootstrapReport r = run(settings(), false);
 
-        assertTrue(r.found().stream().anyMatch(i -> i.step().equals("appRole:Storage Blob Delegator")), r.found().toString());
-        assertEquals(3, arm.writes().stream().filter(w -> w.path().contains("roleAssignments")).count(),
-                "two app roles + the topic's, not the inherited one: " + arm.writes());
+        assertTrue(r.found().stream().anyMatch(i -> i.step().equals("appRole:Storage Blob Delegator on the account")),
+                r.found().toString());
+        assertEquals(4, arm.writes().stream().filter(w -> w.path().contains("roleAssignments")).count(),
+                "three app roles + the topic's, not the inherited one: " + arm.writes());
+        // Bootstrap removes nothing, but says where the broader grant is.
+        BootstrapReport.Note note = r.notes().stream().filter(n -> n.step().equals("appRole:Storage Blob Delegator on the account"))
+                .findFirst().orElseThrow(() -> new AssertionError(r.notes().toString()));
+        assertTrue(note.note().contains(RG_ID) && note.note().contains("az role assignment delete"), note.note());
     }
 
     @Test
@@ -299,7 +388,7 @@ class ArmBootstrapTest {
                         + "'Microsoft.Authorization/roleAssignments/write' over scope '" + ACCOUNT_ID + "'.");
         ForbiddenException e = assertThrows(ForbiddenException.class, () -> run(settings(), true));
         assertTrue(e.getMessage().contains("Role Based Access Control Administrator"), e.getMessage());
-        assertTrue(e.getMessage().startsWith("appRole:Storage Blob Data Contributor"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("appRole:Storage Blob Data Contributor on container checkpoints"), e.getMessage());
         assertEquals("AuthorizationFailed", e.code());
 
         arm.clearFaults();
@@ -358,5 +447,94 @@ class ArmBootstrapTest {
         ConflictException e = assertThrows(ConflictException.class, () -> run(s, false));
         assertEquals("--location", e.target());
         assertEquals(Optional.empty(), Optional.ofNullable(arm.resource(ACCOUNT_ID)));
+    }
+
+    @Test
+    void accountWithoutVersioningGetsItTurnedOnAndKeepsItsOtherBlobServiceSettings() {
+        ObjectNode props = Json.MAPPER.createObjectNode();
+        props.putObject("deleteRetentionPolicy").put("enabled", true).put("days", 7);
+        props.putObject("changeFeed").put("enabled", true).put("retentionInDays", 7);
+        props.putObject("cors").putArray("corsRules");
+        seedAccount(props);
+
+        BootstrapReport r = run(settings(), false);
+
+        JsonNode put = arm.body("PUT", BLOB_SERVICE_ID).path("properties");
+        assertTrue(put.path("isVersioningEnabled").asBoolean(false), put.toString());
+        assertTrue(put.path("changeFeed").path("enabled").asBoolean(false), "change feed left as it was: " + put);
+        assertEquals(7, put.path("deleteRetentionPolicy").path("days").asInt());
+        BootstrapReport.Item changed = r.changed().stream().filter(i -> i.step().equals("blobVersioning")).findFirst()
+                .orElseThrow(() -> new AssertionError(r.changed().toString()));
+        assertEquals("isVersioningEnabled null -> true", changed.detail());
+        assertTrue(steps(r.found()).contains("blobSoftDelete"), r.found().toString());
+        assertTrue(steps(r.changed()).stream().noneMatch(s -> s.equals("blobSoftDelete")), r.changed().toString());
+
+        arm.clearRequests();
+        BootstrapReport again = run(settings(), false);
+        assertTrue(arm.writes().isEmpty(), "versioning on: the second run only reads, got " + arm.writes());
+        assertTrue(steps(again.found()).containsAll(List.of("blobSoftDelete", "blobVersioning")), again.found().toString());
+    }
+
+    @Test
+    void lifecycleRuleIsAddedBesideTheAccountsOtherRulesWithoutTouchingThem() {
+        seedAccount(Json.MAPPER.createObjectNode().put("isVersioningEnabled", true));
+        ObjectNode theirs = rule("logs-cleanup", "logs/", 90);
+        seedPolicy(theirs);
+
+        BootstrapReport r = run(settings(), false);
+
+        JsonNode put = arm.body("PUT", POLICY_ID);
+        assertEquals(2, put.path("properties").path("policy").path("rules").size(), put.toString());
+        JsonNode other = ruleNamed(put, "logs-cleanup");
+        assertEquals(List.of("logs/"), Json.MAPPER.convertValue(other.path("definition").path("filters").path("prefixMatch"), List.class));
+        assertEquals(90, other.path("definition").path("actions").path("version").path("delete")
+                .path("daysAfterCreationGreaterThan").asInt(), "the other rule is sent back as it was: " + other);
+        assertEquals(7, ruleNamed(put, "ckptvault-previous-versions").path("definition").path("actions")
+                .path("version").path("delete").path("daysAfterCreationGreaterThan").asInt());
+        BootstrapReport.Item changed = r.changed().stream().filter(i -> i.step().equals("lifecyclePolicy")).findFirst()
+                .orElseThrow(() -> new AssertionError(r.changed().toString()));
+        assertTrue(changed.detail().contains("added to 1 existing rule"), changed.detail());
+    }
+
+    @Test
+    void lifecycleRuleWithAnExtraActionIsBroughtBackToExactlyThePlan() {
+        seedAccount(Json.MAPPER.createObjectNode().put("isVersioningEnabled", true));
+        ObjectNode drifted = rule("ckptvault-previous-versions", "checkpoints/", 7);
+        // A delete of current versions would remove committed checkpoints: never part of this rule.
+        ((ObjectNode) drifted.path("definition").path("actions")).putObject("baseBlob").putObject("delete")
+                .put("daysAfterModificationGreaterThan", 30);
+        seedPolicy(drifted);
+
+        BootstrapReport r = run(settings(), false);
+
+        JsonNode actions = ruleNamed(arm.body("PUT", POLICY_ID), "ckptvault-previous-versions").path("definition").path("actions");
+        assertFalse(actions.has("baseBlob"), actions.toString());
+        assertEquals(7, actions.path("version").path("delete").path("daysAfterCreationGreaterThan").asInt());
+        assertTrue(r.changed().stream().anyMatch(i -> i.step().equals("lifecyclePolicy") && i.detail().contains("brought back")),
+                r.changed().toString());
+    }
+
+    @Test
+    void lifecycleDaysOfAnExistingRuleAreKeptUnlessDaysAreGiven() {
+        seedAccount(Json.MAPPER.createObjectNode().put("isVersioningEnabled", true));
+        seedPolicy(rule("ckptvault-previous-versions", "checkpoints/", 30));
+
+        BootstrapReport r = run(settings(), false);
+        assertTrue(steps(r.found()).contains("lifecyclePolicy"), "30 days set by Bicep stay: " + r.found());
+        assertTrue(arm.writes().stream().noneMatch(w -> w.path().contains("managementPolicies")), arm.writes().toString());
+
+        BootstrapReport given = new ArmBootstrap(arm.connection(SUB)).run(plan(settings(), false).withPreviousVersionDays(14));
+        assertEquals(14, ruleNamed(arm.body("PUT", POLICY_ID), "ckptvault-previous-versions").path("definition")
+                .path("actions").path("version").path("delete").path("daysAfterCreationGreaterThan").asInt());
+        assertTrue(steps(given.changed()).contains("lifecyclePolicy"), given.changed().toString());
+    }
+
+    @Test
+    void missingPermissionForTheLifecyclePolicyNamesTheRoleNeeded() {
+        arm.refuse("PUT", ".*/managementPolicies/default", 403, "AuthorizationFailed",
+                "does not have authorization to perform action 'Microsoft.Storage/storageAccounts/managementPolicies/write'");
+        ForbiddenException e = assertThrows(ForbiddenException.class, () -> run(settings(), true));
+        assertEquals("lifecyclePolicy", e.target());
+        assertTrue(e.getMessage().contains("Storage Account Contributor"), e.getMessage());
     }
 }

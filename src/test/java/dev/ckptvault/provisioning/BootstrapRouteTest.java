@@ -52,15 +52,16 @@ class BootstrapRouteTest {
         assertEquals(200, first.getStatusCode(), first.bodyText());
         JsonNode r = Json.parse(first.bodyText(), "r");
         assertEquals("local", r.get("mode").asText());
-        assertEquals(List.of("container", "deadLetterContainer", "indexTable"), steps(r.get("created")));
+        assertEquals(List.of("container", "keysContainer", "deadLetterContainer", "indexTable"), steps(r.get("created")));
         StorageClients storage = new StorageClients(CkptConfig.fromMap(AZURITE.settings(Map.of())));
         assertTrue(storage.blobService().getBlobContainerClient("bootstrapped").exists());
+        assertTrue(storage.blobService().getBlobContainerClient(BootstrapPlan.KEYS_CONTAINER).exists());
         assertTrue(storage.blobService().getBlobContainerClient("boot-deadletter").exists());
         storage.tableService().getTableClient("bootindex").listEntities().stream().count();
         Map<String, String> skipped = new HashMap<>();
         r.get("skipped").forEach(s -> skipped.put(s.get("step").asText(), s.get("reason").asText()));
-        assertEquals(java.util.Set.of("resourceGroup", "storageAccount", "blobSoftDelete", "appRoles", "systemTopic",
-                "topicDeadLetterRole", "eventSubscription"), skipped.keySet());
+        assertEquals(java.util.Set.of("resourceGroup", "storageAccount", "blobSoftDelete", "blobVersioning", "lifecyclePolicy",
+                "appRoles", "systemTopic", "topicDeadLetterRole", "eventSubscription"), skipped.keySet());
         skipped.values().forEach(reason -> assertFalse(reason.isBlank()));
         assertTrue(r.get("endpoints").get("blob").asText().startsWith("http://127.0.0.1:"), r.toString());
         assertFalse(first.bodyText().contains("AccountKey") || first.bodyText().contains(
@@ -68,7 +69,7 @@ class BootstrapRouteTest {
 
         JsonNode again = Json.parse(post(ctx).bodyText(), "again");
         assertEquals(0, again.get("created").size(), again.toString());
-        assertEquals(List.of("container", "deadLetterContainer", "indexTable"), steps(again.get("found")));
+        assertEquals(List.of("container", "keysContainer", "deadLetterContainer", "indexTable"), steps(again.get("found")));
     }
 
     static Map<String, String> azureSettings() {
@@ -141,12 +142,27 @@ class BootstrapRouteTest {
                     "AZURE_RESOURCE_GROUP", ArmBootstrapTest.RG, "AZURE_LOCATION", "westeurope");
             code = BootstrapMain.run(new String[] {"--create-resource-group", "--account", ArmBootstrapTest.ACCOUNT,
                     "--principal-id", ArmBootstrapTest.APP_PRINCIPAL, "--function-app-id", ArmBootstrapTest.FUNCTION_APP,
-                    "--soft-delete-days", "14"}, azdEnv, arm::connection, new PrintStream(out), new PrintStream(err));
+                    "--soft-delete-days", "14", "--previous-version-days", "30", "--keys-container", "signing-keys"},
+                    azdEnv, arm::connection, new PrintStream(out), new PrintStream(err));
             assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
             JsonNode r = Json.parse(out.toString(StandardCharsets.UTF_8), "out");
             assertTrue(steps(r.get("created")).contains("resourceGroup"), r.toString());
+            assertTrue(r.has("notes"), r.toString());
             assertEquals(14, arm.body("PUT", ArmBootstrapTest.ACCOUNT_ID + "/blobServices/default")
                     .path("properties").path("deleteRetentionPolicy").path("days").asInt());
+            assertEquals(30, ArmBootstrapTest.ruleNamed(arm.body("PUT", ArmBootstrapTest.POLICY_ID), BootstrapPlan.LIFECYCLE_RULE)
+                    .path("definition").path("actions").path("version").path("delete").path("daysAfterCreationGreaterThan").asInt());
+            String keys = ArmBootstrapTest.ACCOUNT_ID + "/blobServices/default/containers/signing-keys";
+            assertEquals("None", arm.body("PUT", keys).path("properties").path("publicAccess").asText());
+            assertTrue(arm.writes().stream().anyMatch(w -> w.path().startsWith(keys + "/providers/Microsoft.Authorization/roleAssignments/")
+                    && w.body().path("properties").path("principalId").asText().equals(ArmBootstrapTest.APP_PRINCIPAL)),
+                    "the app's role on the keys container it was given: " + arm.writes());
+
+            err.reset();
+            assertEquals(2, BootstrapMain.run(new String[] {"--account", ArmBootstrapTest.ACCOUNT, "--previous-version-days", "0"},
+                    azdEnv, arm::connection, new PrintStream(out), new PrintStream(err)));
+            JsonNode bad = Json.parse(err.toString(StandardCharsets.UTF_8).lines().findFirst().orElseThrow(), "err").get("error");
+            assertEquals("--previous-version-days", bad.get("target").asText());
         }
     }
 }

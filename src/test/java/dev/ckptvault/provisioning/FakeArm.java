@@ -32,7 +32,8 @@ import reactor.core.publisher.Mono;
 /**
  * A local Azure Resource Manager speaking the wire format of the ARM REST reference examples for
  * the resource types bootstrap touches: resource groups, storage accounts (202 + Location
- * polling), blob service properties, containers, tables, role assignments, and Event Grid system
+ * polling), blob service properties (soft delete, versioning), containers, tables, the account's
+ * lifecycle management policy, role assignments, and Event Grid system
  * topics and their event subscriptions (201 + Azure-AsyncOperation polling). It serves HTTPS with a
  * certificate made at test time ({@link SelfSignedTls}), because azure-core sends bearer tokens over HTTPS only.
  * Every request is recorded; a fault can be set for any method + path.
@@ -65,6 +66,7 @@ final class FakeArm implements AutoCloseable {
     private static final Pattern BLOB_SERVICE = p("(" + ACCOUNT.pattern() + ")/blobservices/default");
     private static final Pattern CONTAINER = p("(" + ACCOUNT.pattern() + ")/blobservices/default/containers/([^/]+)");
     private static final Pattern TABLE = p("(" + ACCOUNT.pattern() + ")/tableservices/default/tables/([^/]+)");
+    private static final Pattern MANAGEMENT_POLICY = p("(" + ACCOUNT.pattern() + ")/managementpolicies/([^/]+)");
     private static final Pattern ROLE_LIST = p("(.+)/providers/microsoft\\.authorization/roleassignments");
     private static final Pattern ROLE = p("(.+)/providers/microsoft\\.authorization/roleassignments/([^/]+)");
     private static final Pattern TOPIC_LIST = p("(/subscriptions/[^/]+/resourcegroups/[^/]+)/providers/microsoft\\.eventgrid/systemtopics");
@@ -248,6 +250,10 @@ final class FakeArm implements AutoCloseable {
             requireApi(q, STORAGE_API);
             return table(method, path, m.group(1), m.group(4), body);
         }
+        if ((m = MANAGEMENT_POLICY.matcher(path)).matches()) {
+            requireApi(q, STORAGE_API);
+            return managementPolicy(method, path, m.group(1), m.group(4), body);
+        }
         if ((m = ACCOUNT.matcher(path)).matches()) {
             requireApi(q, STORAGE_API);
             return account(method, path, m.group(1), m.group(2), body);
@@ -409,6 +415,10 @@ final class FakeArm implements AutoCloseable {
             return Answer.of(200, svc);
         }
         if (method.equals("PUT")) {
+            JsonNode versioning = body.path("properties").get("isVersioningEnabled");
+            if (versioning != null && !versioning.isBoolean()) {
+                throw new BadRequest("InvalidRequestContent", "isVersioningEnabled must be a boolean.");
+            }
             JsonNode drp = body.path("properties").path("deleteRetentionPolicy");
             if (drp.path("enabled").asBoolean(false)) {
                 int days = drp.path("days").asInt(0);
@@ -454,6 +464,67 @@ final class FakeArm implements AutoCloseable {
             return Answer.of(existing == null ? 201 : 200, c);
         }
         return methodNotAllowed(method, path);
+    }
+
+    /**
+     * ManagementPolicies_Get / _CreateOrUpdate: one policy per account, named default, written
+     * whole. The 200 body has the shape of the StorageAccountSetManagementPolicies example
+     * (name DefaultManagementPolicy, properties.lastModifiedTime and properties.policy). The
+     * reference gives no body for a missing policy; bootstrap treats any 404 as "none".
+     */
+    private Answer managementPolicy(String method, String path, String accountId, String name, JsonNode body) {
+        if (resource(accountId) == null) {
+            return notFound("ParentResourceNotFound", "Storage account " + accountId + " was not found.");
+        }
+        if (!name.equals("default")) {
+            throw new BadRequest("InvalidManagementPolicyName", "The management policy name must be 'default'.");
+        }
+        ObjectNode existing = resource(path);
+        if (method.equals("GET")) {
+            return existing == null ? notFound("ResourceNotFound", "No management policy is set on " + accountId + ".")
+                    : Answer.of(200, existing);
+        }
+        if (!method.equals("PUT")) {
+            return methodNotAllowed(method, path);
+        }
+        JsonNode rules = body.path("properties").path("policy").get("rules");
+        if (rules == null || !rules.isArray()) {
+            throw new BadRequest("InvalidRequestContent", "The request content was invalid: 'properties.policy.rules' is required.");
+        }
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (JsonNode rule : rules) {
+            String ruleName = required(rule, "name");
+            if (!names.add(ruleName)) {
+                throw new BadRequest("InvalidRequestContent", "Rule name " + ruleName + " is not unique within the policy.");
+            }
+            if (!"Lifecycle".equals(required(rule, "type"))) {
+                throw new BadRequest("InvalidRequestContent", "The valid rule type is Lifecycle.");
+            }
+            JsonNode definition = rule.get("definition");
+            if (definition == null || !definition.path("actions").isObject()) {
+                throw new BadRequest("InvalidRequestContent", "Rule " + ruleName + ": 'definition.actions' is required.");
+            }
+            if (definition.has("filters") && !definition.path("filters").path("blobTypes").isArray()) {
+                throw new BadRequest("InvalidRequestContent", "Rule " + ruleName + ": 'definition.filters.blobTypes' is required.");
+            }
+            for (String target : List.of("snapshot", "version")) {
+                definition.path("actions").path(target).fields().forEachRemaining(action -> {
+                    JsonNode days = action.getValue().get("daysAfterCreationGreaterThan");
+                    // DateAfterCreation: required, a whole number of days, at least 0.
+                    if (days == null || !days.isNumber() || days.asDouble() < 0 || days.asDouble() != Math.rint(days.asDouble())) {
+                        throw new BadRequest("InvalidRequestContent", "Rule " + ruleName + ": actions." + target + "."
+                                + action.getKey() + ".daysAfterCreationGreaterThan must be a whole number of days.");
+                    }
+                });
+            }
+        }
+        ObjectNode policy = obj().put("id", path).put("name", "DefaultManagementPolicy")
+                .put("type", "Microsoft.Storage/storageAccounts/managementPolicies");
+        ObjectNode props = obj().put("lastModifiedTime", "2026-11-25T10:00:00.0000000Z");
+        props.set("policy", body.path("properties").get("policy").deepCopy());
+        policy.set("properties", props);
+        seed(policy);
+        return Answer.of(200, policy);
     }
 
     private Answer table(String method, String path, String accountId, String name, JsonNode body) {
