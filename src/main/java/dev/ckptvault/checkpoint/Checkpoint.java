@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A checkpoint as the API, the retention planner and outgoing events see it (DESIGN.md
+ * A checkpoint as the API, the retention planner and outgoing events see it (docs/design.md
  * "checkpoint" shape).
  *
  * @param tier           "hot" or "cool"

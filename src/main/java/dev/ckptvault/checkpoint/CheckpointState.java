@@ -1,6 +1,6 @@
 package dev.ckptvault.checkpoint;
 
-/** Checkpoint states, derived from storage (DESIGN.md "Checkpoint states"). Upper case in the API. */
+/** Checkpoint states, derived from storage (docs/design.md "Checkpoint states"). Upper case in the API. */
 public enum CheckpointState {
     /** Files, no manifest; last activity younger than the TTL. */
     UPLOADING,

@@ -17,7 +17,7 @@ import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
- * The commit request (DESIGN.md "Manifest"), validated. Its canonical form (files sorted by path,
+ * The commit request (docs/design.md "Manifest"), validated. Its canonical form (files sorted by path,
  * keys sorted) is what {@code _manifest.json} holds, so a retried identical manifest compares equal
  * whatever order its writer used.
  */

@@ -1,6 +1,6 @@
 package dev.ckptvault.error;
 
-/** The error codes of the HTTP contract (DESIGN.md). */
+/** The error codes of the HTTP contract (docs/design.md). */
 public final class ErrorCodes {
     public static final String INVALID_RUN_ID = "InvalidRunId";
     public static final String INVALID_STEP = "InvalidStep";

@@ -29,7 +29,7 @@ public record BootstrapPlan(String subscriptionId, String resourceGroup, boolean
                             String indexTable, String deadLetterContainer, Optional<String> principalId,
                             Optional<String> functionAppId, String functionName, Names names,
                             String keysContainer, Optional<Integer> previousVersionDays) {
-    /** The blob event function's name in this app (DESIGN.md: the EventGridTrigger function). */
+    /** The blob event function's name in this app (docs/design.md: the EventGridTrigger function). */
     public static final String BLOB_EVENTS_FUNCTION = "BlobEvents";
     public static final String EVENT_SUBSCRIPTION_NAME = "ckptvaultblobevents";
     /** infra/main.bicep's default for keysContainer. */
