@@ -136,11 +136,13 @@ class RunRecordsTest {
         a.storage.container().getBlobClient(RunRecords.blobName(run)).upload(BinaryData.fromString("{not json"), true);
         RunRecords.Stored read = a.runs.read(run).orElseThrow();
         assertEquals(Json.MAPPER.createObjectNode(), read.retention());
+        assertEquals("is not valid JSON", read.problem());
 
         Instant now = clockA.instant();
         RunRecords.Stored put = a.runs.putRetention(run, retention("{'keepLast':2}"));
 
         assertEquals(retention("{'keepLast':2}"), put.retention());
+        assertEquals(null, put.problem());
         ObjectNode stored = (ObjectNode) Json.parse(raw(run), "record");
         assertEquals(run.value(), stored.get("runId").asText());
         assertEquals(now, Instant.parse(stored.get("createdAt").asText()));
