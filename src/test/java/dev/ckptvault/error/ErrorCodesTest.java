@@ -131,8 +131,8 @@ class ErrorCodesTest {
     @Test
     void everyApiExceptionTypeLivesInTheErrorPackage() {
         // ErrorMapper decides by type: a subtype elsewhere would be one nobody mapped.
-        List<String> elsewhere = subclasses.stream().filter(c -> !c.getPackage().equals(ApiException.class.getPackage()))
-                .map(Class::getName).toList();
+        List<String> elsewhere = subclasses.stream()
+                .filter(c -> !c.getPackage().equals(ApiException.class.getPackage())).map(Class::getName).toList();
         assertEquals(List.of(), elsewhere);
     }
 

@@ -79,7 +79,8 @@ class HealthServiceTest {
     @Test
     void lastEventAtIsWhatTheInstanceLastSawOrNull() {
         Instant seen = Instant.parse("2025-03-01T10:15:30Z");
-        assertEquals("2025-03-01T10:15:30Z", health(provisioned, Optional.of(seen)).check().details().get("lastEventAt"));
+        assertEquals("2025-03-01T10:15:30Z",
+                health(provisioned, Optional.of(seen)).check().details().get("lastEventAt"));
         HealthService.Report none = health(provisioned, Optional.empty()).check();
         assertTrue(none.details().containsKey("lastEventAt"), "shown even before the first event");
         assertNull(none.details().get("lastEventAt"));

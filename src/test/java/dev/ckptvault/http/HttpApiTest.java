@@ -148,7 +148,7 @@ class HttpApiTest {
 
     // ---- the body ---------------------------------------------------------------------------
 
-    /** A JSON object of exactly {@code bytes} UTF-8 bytes built from {@code unit} repeated. */
+    /** A JSON object whose one string is {@code unit} repeated {@code count} times: 8 bytes plus the string's. */
     static String bodyOf(String unit, int count) {
         return "{\"k\":\"" + unit.repeat(count) + "\"}";
     }

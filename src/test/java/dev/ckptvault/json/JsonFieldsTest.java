@@ -33,8 +33,8 @@ class JsonFieldsTest {
 
     static Stream<Arguments> typeAndRangeErrors() {
         return Stream.of(
-                Arguments.of("required string absent", "{}", (Function<JsonFields, Object>) f -> f.requiredString("path"),
-                        "files[3].path", "is required"),
+                Arguments.of("required string absent", "{}",
+                        (Function<JsonFields, Object>) f -> f.requiredString("path"), "files[3].path", "is required"),
                 Arguments.of("required string null", "{'path':null}",
                         (Function<JsonFields, Object>) f -> f.requiredString("path"), "files[3].path", "is required"),
                 Arguments.of("string given a number", "{'path':5}",

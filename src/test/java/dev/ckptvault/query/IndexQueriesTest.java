@@ -118,7 +118,7 @@ class IndexQueriesTest {
     @ParameterizedTest(name = "continuation={0}")
     @ValueSource(strings = {"!!!", "bm90LWEtc3RlcA", "LTE", "MTAwMDAwMDAwMDAwMA"})
     void aBadContinuationIs400NamingIt(String continuation) {
-        // "not-a-step", "-1" and 10^12, each a valid token of a step that is not one.
+        // Besides text that is not a token: tokens of "not-a-step", "-1" and 10^12, none of them a step.
         InvalidInputException e = assertThrows(InvalidInputException.class,
                 () -> queries.list(RUN, null, null, continuation, false));
         assertEquals("continuation", e.target());

@@ -190,6 +190,7 @@ class ContainerStoreTest {
 
     @Test
     void topLevelFoldersAreTheRunPrefixesNotLooseBlobs() {
+        // A container of its own: the other tests' prefixes are top-level folders too.
         BlobContainerClient other = clients.blobService().getBlobContainerClient("folders");
         other.createIfNotExists();
         ContainerStore folders = new ContainerStore(other);
