@@ -26,7 +26,8 @@ public record Manifest(long step, List<File> files, Map<String, Double> metrics,
     static final int MAX_METADATA = 64;
     static final int MAX_KEY = 128;
     static final int MAX_VALUE = 1024;
-    private static final Pattern ETAG = Pattern.compile("\"?[\\x21\\x23-\\x7e]{1,128}\"?");
+    /** Quoted as in headers, or bare as in listings; never half-quoted (it could match no stored blob). */
+    private static final Pattern ETAG = Pattern.compile("\"[\\x21\\x23-\\x7e]{1,128}\"|[\\x21\\x23-\\x7e]{1,128}");
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
 
     /**

@@ -13,13 +13,15 @@ import dev.ckptvault.error.ErrorCodes;
 import dev.ckptvault.error.InvalidInputException;
 import java.io.UncheckedIOException;
 
-/** The app's one JSON mapper: ISO-8601 times, no nulls written, strict about duplicate keys. */
+/** The app's one JSON mapper: ISO-8601 times, no nulls written, strict about duplicate keys and trailing content. */
 public final class Json {
     public static final ObjectMapper MAPPER = JsonMapper.builder()
             .addModule(new JavaTimeModule())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+            // "{...} {...}" or "{...} junk" is malformed, not the first document.
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .serializationInclusion(JsonInclude.Include.NON_NULL)
             .build();
 

@@ -75,6 +75,9 @@ public final class RunPolicies {
         if (stored.isEmpty()) {
             return new Lookup(defaults, null);
         }
+        if (stored.get().problem() != null) {
+            return new Lookup(defaults, "the stored record " + RunRecords.blobName(run) + " " + stored.get().problem());
+        }
         try {
             return new Lookup(RetentionPolicy.over(stored.get().retention(), "retention", defaults), null);
         } catch (ApiException e) {
@@ -101,6 +104,8 @@ public final class RunPolicies {
         ObjectNode userFields = given == null ? Json.MAPPER.createObjectNode()
                 : RetentionPolicy.validateUserFields(given, "retention");
         RunRecords.Stored stored = runs.putRetention(run, userFields);
+        // Other instances see the change within a minute; this one at once.
+        ttls.remove(run);
         return new RunPolicyView(run.value(), stored.createdAt(),
                 RetentionPolicy.over(stored.retention(), "retention", defaults), stored.retention());
     }

@@ -68,8 +68,10 @@ public final class RunRecords {
      * @param retention only the fields the user set (may be empty), as stored
      * @param raw       the whole stored document (fields this version does not know survive updates)
      * @param eTag      the version read, for a conditional replace
+     * @param problem   why the stored document could not be read (written out of band), else null
      */
-    public record Stored(String runId, Instant createdAt, JsonNode retention, ObjectNode raw, String eTag) {
+    public record Stored(String runId, Instant createdAt, JsonNode retention, ObjectNode raw, String eTag,
+                         String problem) {
     }
 
     /** The run record, or empty when the run has none (never uploaded, never PUT). */
@@ -79,12 +81,15 @@ public final class RunRecords {
 
     private static Stored parse(RunId run, byte[] data, String eTag) {
         ObjectNode raw;
+        String problem = null;
         try {
             JsonNode node = Json.MAPPER.readTree(data);
             raw = node instanceof ObjectNode o ? o : Json.MAPPER.createObjectNode();
+            problem = node instanceof ObjectNode ? null : "is not a JSON object";
         } catch (IOException e) {
-            // Written out of band and unreadable: treated as an empty record; the next PUT replaces it.
+            // Written out of band and unreadable: an empty record with a problem; the next PUT replaces it.
             raw = Json.MAPPER.createObjectNode();
+            problem = "is not valid JSON";
         }
         Instant createdAt = null;
         JsonNode c = raw.get("createdAt");
@@ -97,7 +102,7 @@ public final class RunRecords {
         }
         JsonNode retention = raw.get("retention");
         return new Stored(run.value(), createdAt, retention == null ? Json.MAPPER.createObjectNode() : retention, raw,
-                eTag);
+                eTag, problem);
     }
 
     /**

@@ -167,7 +167,7 @@ public final class ContainerStore {
         return read(blobName).map(Content::data);
     }
 
-    /** A small blob's content and the eTag of the version read. */
+    /** A small blob's content and the eTag of the version read (quoted, as everywhere in the app). */
     public record Content(byte[] data, String etag) {
     }
 
@@ -177,7 +177,8 @@ public final class ContainerStore {
             try {
                 BlobDownloadContentResponse r = container.getBlobClient(blobName)
                         .downloadContentWithResponse(null, null, null, null);
-                return Optional.of(new Content(r.getValue().toBytes(), r.getDeserializedHeaders().getETag()));
+                return Optional.of(new Content(r.getValue().toBytes(),
+                        ETags.normalize(r.getDeserializedHeaders().getETag())));
             } catch (BlobStorageException e) {
                 if (e.getStatusCode() == 404) {
                     return Optional.empty();
