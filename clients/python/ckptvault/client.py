@@ -696,10 +696,11 @@ def _results(futures):
     """Every future's result; on the first failure the rest are cancelled and the failure raised."""
     try:
         return [f.result() for f in futures]
-    except BaseException:
+    except BaseException as e:
         for f in futures:
             f.cancel()
-        concurrent.futures.wait(futures)
+        if not isinstance(e, KeyboardInterrupt):  # Ctrl-C leaves at once, not after the running requests
+            concurrent.futures.wait(futures)
         raise
 
 

@@ -5,18 +5,23 @@ PythonClientIT during `mvn verify`, or by hand against scripts/run-local.sh). Fa
 on the wire by FaultProxy, never by patching the client.
 """
 
+import hashlib
 import http.client
 import json
 import os
 import re
+import socket
+import subprocess
 import sys
 import threading
+import time
 import unittest
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+CLIENT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, CLIENT_DIR)
 
 from ckptvault import CheckpointClient, RetryPolicy  # noqa: E402
 
@@ -43,6 +48,16 @@ def client(base_url=None, **kwargs):
     return CheckpointClient(base_url or BASE_URL, FUNCTION_KEY, **kwargs)
 
 
+def payload(size, seed):
+    """Deterministic, incompressible-looking bytes of ``size``."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(b"%d-%d" % (seed, counter)).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
 def write_files(root, files):
     """files: {relative path: bytes}; returns root."""
     for rel, data in files.items():
@@ -66,12 +81,13 @@ def read_tree(root):
 class Exchange:
     """One request through the proxy, as the rules and the tests see it."""
 
-    def __init__(self, method, kind, path, query, body):
+    def __init__(self, method, kind, path, query, body, headers=None):
         self.method = method
         self.kind = kind  # "api" or "blob"
         self.path = path
         self.query = query
         self.body = body
+        self.headers = headers or {}  # request headers, names in lower case
         self.status = None
 
     def params(self):
@@ -111,7 +127,13 @@ class FaultProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                # A client killed on purpose (kill -9, Ctrl-C) leaves its connection broken: not news.
+                if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                    super().handle_error(request, client_address)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -169,7 +191,8 @@ class FaultProxy:
             kind, (scheme, netloc), path = "blob", self.origins[int(m.group(1))], m.group(2)
         else:
             kind, scheme, netloc, path = "api", self.api.scheme, self.api.netloc, parts.path
-        ex = Exchange(handler.command, kind, path, parts.query, body)
+        ex = Exchange(handler.command, kind, path, parts.query, body,
+                      {k.lower(): v for k, v in handler.headers.items()})
         with self._lock:
             self.log.append(ex)
             self.active += 1
@@ -216,3 +239,46 @@ class FaultProxy:
             return resp.status, {k: v for k, v in resp.getheaders()}, data
         finally:
             conn.close()
+
+
+# ------------------------------------------------------------------------------ the command line
+
+
+def cli_env(url=None, **extra):
+    """Environment for a ``python -m ckptvault`` child: this checkout's client, no stray credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CKPT_")}
+    env["PYTHONPATH"] = CLIENT_DIR + os.pathsep + env.get("PYTHONPATH", "")
+    env["CKPT_URL"] = url or BASE_URL
+    env.update({k: v for k, v in extra.items() if v is not None})
+    return env
+
+
+def cli_command(*args):
+    return [sys.executable, "-m", "ckptvault", *[str(a) for a in args]]
+
+
+def run_cli(*args, url=None, env=None, timeout=120):
+    """Runs the CLI to its end: CompletedProcess with text stdout/stderr."""
+    return subprocess.run(cli_command(*args), env=env or cli_env(url), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    """Polls ``predicate`` until it returns something truthy; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.02
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
+def closed_port():
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

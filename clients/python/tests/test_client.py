@@ -10,23 +10,13 @@ import time
 import unittest
 import urllib.parse
 
-from support import (FaultProxy, KiB, client, new_run_id, read_tree, require_stack, write_files)
+from support import (FaultProxy, KiB, client, new_run_id, payload, read_tree, require_stack, write_files)
 
 from ckptvault import CheckpointError, manifest_from
 
 
 def setUpModule():
     require_stack()
-
-
-def payload(size, seed):
-    """Deterministic, incompressible-looking bytes of ``size``."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(b"%d-%d" % (seed, counter)).digest()
-        counter += 1
-    return bytes(out[:size])
 
 
 def is_put_block(ex):
