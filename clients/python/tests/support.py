@@ -282,3 +282,165 @@ def closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------------------ sync under kill -9
+
+
+def is_commit(ex):
+    return ex.kind == "api" and ex.method == "POST" and ex.path.endswith("/commit")
+
+
+def is_uploads(ex):
+    return ex.kind == "api" and ex.method == "POST" and ex.path.endswith("/uploads")
+
+
+def exchange_step(ex):
+    """The checkpoint step an exchange is about (API route or blob name), or None."""
+    m = re.search(r"/checkpoints/(\d+)(?:/|$)", ex.path) or re.search(r"/step-(\d{12})/", ex.path)
+    return int(m.group(1)) if m else None
+
+
+def describe(ex):
+    if ex.kind == "blob":
+        what = "Put Block List" if "comp=blocklist" in ex.query else "Put Block" if "comp=block" in ex.query \
+            else "%s blob" % ex.method
+        return "%s %s" % (what, ex.path.split("/step-")[-1])
+    return "%s %s" % (ex.method, ex.path)
+
+
+class KillingSync:
+    """Runs `ckptvault sync` (a real process) with its traffic through a FaultProxy, and SIGKILLs it
+    at seeded points: at the n-th exchange of a launch, inside the k-th block upload, or right after
+    the service accepted a commit (the answer never arrives). Points are chosen from ``seed``, so a
+    run is repeatable up to thread scheduling; every kill is recorded in ``kills``."""
+
+    def __init__(self, test, run, watch, args, seed):
+        import random
+        self.test = test
+        self.run = run
+        self.watch = watch
+        self.args = [str(a) for a in args]
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.proxy = FaultProxy(BASE_URL)
+        test.addCleanup(self.proxy.close)
+        self.kills = []
+        self.launches = 0
+        self.proc = None
+        self.spec = None
+        self._lock = threading.Lock()
+        self._n = 0
+        self._blocks = 0
+        self._commits = 0
+        self.proxy.before.append(self._before)
+        self.proxy.after.append(self._after)
+
+    def random_spec(self):
+        """One kill point: ("any", n), ("block", k) or ("commit",), each with a phase."""
+        kind = self.rng.choice(["any", "block", "commit"])
+        if kind == "any":
+            return ("any", self.rng.randint(1, 14), self.rng.choice(["before", "after"]))
+        if kind == "block":
+            return ("block", self.rng.randint(1, 6), self.rng.choice(["before", "after"]))
+        return ("commit", 1, self.rng.choice(["before", "after"]))
+
+    def start(self, spec=None, once=False, log=None):
+        with self._lock:
+            self.spec = spec
+            self._n = self._blocks = self._commits = 0
+            self.launches += 1
+        cmd = cli_command("sync", "--run", self.run, "--watch", self.watch, *self.args, *(["--once"] if once else []))
+        self.proc = subprocess.Popen(cmd, env=cli_env(self.proxy.base_url), stdout=subprocess.PIPE,
+                                     stderr=log if log is not None else subprocess.DEVNULL, text=True)
+        self.test.addCleanup(self._reap, self.proc)
+        return self.proc
+
+    @staticmethod
+    def _reap(proc):
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+
+    def _before(self, ex):
+        with self._lock:
+            self._n += 1
+            ex.launch = self.launches
+            if self.spec is None:
+                return None
+            kind, n, phase = self.spec
+            if kind == "block" and ex.kind == "blob" and "comp=block&" in ex.query + "&":
+                self._blocks += 1
+            if kind == "commit" and is_commit(ex):
+                self._commits += 1
+            hit = ((kind == "any" and self._n == n) or (kind == "block" and self._blocks == n
+                                                        and "comp=block&" in ex.query + "&")
+                   or (kind == "commit" and self._commits == n and is_commit(ex)))
+            if not hit:
+                return None
+            self.spec = None
+            if phase == "after":
+                ex.kill_after = True
+                return None
+        self._kill(ex, "before it reached the service")
+        return 503, {}, b""
+
+    def _after(self, ex, status, headers, body):
+        if getattr(ex, "kill_after", False):
+            self._kill(ex, "after the service answered %d" % status)
+        return status, headers, body
+
+    def _kill(self, ex, when):
+        os.kill(self.proc.pid, 9)
+        self.kills.append("launch %d: SIGKILL at exchange %d, %s, %s" % (ex.launch, self._n, describe(ex), when))
+        ex.killed_before = when.startswith("before")
+
+
+def checkpoint_states(run):
+    """{step: state} of every checkpoint of ``run`` on the service."""
+    with client() as c:
+        try:
+            return {cp["step"]: cp["state"] for cp in c.checkpoints(run, limit=1000)["checkpoints"]}
+        except Exception as e:  # a run the service does not know yet has no checkpoints
+            if getattr(e, "status", None) == 404:
+                return {}
+            raise
+
+
+def assert_synced(test, run, local_dirs, unfinished, exchanges):
+    """What a user checks after sync: every finished checkpoint (``local_dirs``: {step: local folder})
+    is COMMITTED with exactly its local bytes (downloaded, sha256 verified, compared); each step was
+    committed with one manifest only, and never uploaded again once committed; nothing of an
+    ``unfinished`` step ever reached the service. ``exchanges``: the proxy's log of the sync's
+    traffic (None when the sync did not go through a proxy: the service-side checks only)."""
+    import tempfile
+    states = checkpoint_states(run)
+    test.assertEqual({s: "COMMITTED" for s in local_dirs}, {s: states.get(s) for s in local_dirs})
+    for step in unfinished:
+        test.assertNotIn(step, states, "unfinished step %d reached the service" % step)
+    with client() as c, tempfile.TemporaryDirectory(prefix="ckptvault-verify-") as tmp:
+        for step, folder in sorted(local_dirs.items()):
+            dest = os.path.join(tmp, str(step))
+            c.download_checkpoint(run, step, dest)
+            local = read_tree(folder)
+            local.pop(".ckptvault-sync-%s.json" % run, None)
+            test.assertEqual({k: hashlib.sha256(v).hexdigest() for k, v in local.items()},
+                             {k: hashlib.sha256(v).hexdigest() for k, v in read_tree(dest).items()},
+                             "step %d: committed content differs from %s" % (step, folder))
+    if exchanges is None:
+        return
+    for step in local_dirs:
+        reached = [ex for ex in exchanges if is_commit(ex) and exchange_step(ex) == step
+                   and not getattr(ex, "killed_before", False)]
+        manifests = {json.dumps(json.loads(ex.body), sort_keys=True) for ex in reached}
+        test.assertEqual(1, len(manifests), "step %d: commits with %d different manifests" % (step, len(manifests)))
+        first_committed = next((i for i, ex in enumerate(exchanges) if is_commit(ex) and exchange_step(ex) == step
+                                and ex.status == 200), None)
+        test.assertIsNotNone(first_committed, "step %d: no commit answered 200" % step)
+        again = [describe(ex) for ex in exchanges[first_committed + 1:]
+                 if is_uploads(ex) and exchange_step(ex) == step]
+        test.assertEqual([], again, "step %d was uploaded again after it was committed" % step)
+    for step in unfinished:
+        test.assertEqual([], [describe(ex) for ex in exchanges if exchange_step(ex) == step])
