@@ -286,7 +286,7 @@ class Syncer:
                 if e.code == "FileChanged":  # a size changed while the client read the file
                     outcome = self._retry_later(t, str(e))
                 elif e.code == "ConnectionFailed" or e.status in _TRANSIENT_STATUS:
-                    outcome = self._retry_later(t, str(e), transient=True)
+                    outcome = e if self.once else self._retry_later(t, str(e), transient=True)
                 else:
                     outcome = e
             except OSError as e:
@@ -311,10 +311,9 @@ class Syncer:
 
     def _retry_later(self, t, why, transient=False):
         t.attempts += 1
-        if self.once and (transient or t.attempts >= MAX_CHANGED_ATTEMPTS):
-            return CheckpointError(
-                "StorageUnavailable" if transient else "CheckpointChanged",
-                "step %d (%s) not committed after %d attempts: %s" % (t.step, t.name, t.attempts, why))
+        if self.once and t.attempts >= MAX_CHANGED_ATTEMPTS:
+            return CheckpointError("CheckpointChanged", "step %d (%s) not committed after %d attempts: %s"
+                                   % (t.step, t.name, t.attempts, why))
         delay = min(60.0, 2.0 ** t.attempts) if transient else 0.0
         _log("step %d: %s; trying again%s" % (t.step, why, " in %.0f s" % delay if delay else " once it settles"))
         with self._lock:

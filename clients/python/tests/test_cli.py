@@ -98,18 +98,22 @@ class FirstCheckpointTest(CliTest):
 
     def test_json_output_is_one_document_per_command_without_urls(self):
         run = new_run_id("cli-json")
-        committed = self.json_of("upload", run, 7, self.folder("src", {"a.bin": b"abc"}), "--metric", "loss=1")
+        committed = self.json_of("upload", run, 7, self.folder("src", {"a.bin": b"abc", "__0.distcp": b"d"}),
+                                 "--metric", "loss=1")
         self.assertEqual(("COMMITTED", 7, {"loss": 1.0}), (committed["state"], committed["step"], committed["metrics"]))
+        self.assertEqual(["-__0.distcp", "a.bin"], sorted(f["path"] for f in committed["files"]),
+                         "--json shows the names as stored; a name the service refuses is escaped")
 
         listing = self.json_of("ls", run, "--state", "committed", "--limit", "5")
         self.assertEqual([7], [c["step"] for c in listing["checkpoints"]])
         self.assertIsNone(listing["next"])
         latest = self.json_of("latest", run)
-        self.assertEqual(["a.bin"], [f["path"] for f in latest["files"]])
-        self.assertNotIn("url", latest["files"][0])
+        self.assertEqual(["-__0.distcp", "a.bin"], sorted(f["path"] for f in latest["files"]))
+        self.assertEqual([], [f for f in latest["files"] if "url" in f])
         self.assertEqual(7, self.json_of("show", run, 7)["step"])
         down = self.json_of("download", run, 7, os.path.join(self.tmp, "d"))
-        self.assertEqual((7, 3, "sha256"), (down["step"], down["bytes"], down["verified"]))
+        self.assertEqual((7, 4, "sha256"), (down["step"], down["bytes"], down["verified"]))
+        self.assertEqual(["__0.distcp", "a.bin"], sorted(f["path"] for f in down["files"]))
         plan = self.json_of("plan", run)
         self.assertEqual([7], [k["step"] for k in plan["keep"]])
         runs = self.json_of("runs")

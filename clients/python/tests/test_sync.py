@@ -97,6 +97,11 @@ class FinishedCheckpointTest(SyncTest):
                              ".epoch=1-step=200.ckpt.tmp": b"being written"})
         cases.append((lightning, pl_dir, ["--format", "lightning"], {100: None}, [200]))
 
+        named_dir = os.path.join(self.tmp, "pl-named")
+        write_files(named_dir, {"model-42.ckpt": b"weights", "model-42.ckpt.part": b"being written"})
+        cases.append((new_run_id("sync-plnamed"), named_dir, ["--format", "lightning", "--pattern", r"model-(\d+)\.ckpt"],
+                      {42: None}, []))
+
         custom_dir = os.path.join(self.tmp, "custom")
         done_custom = write_files(os.path.join(custom_dir, "iter_0007"), {"w.bin": b"w", "DONE": b""})
         write_files(os.path.join(custom_dir, "iter_0008"), {"w.bin": b"w"})
@@ -106,16 +111,41 @@ class FinishedCheckpointTest(SyncTest):
             with self.subTest(layout=args[:2]):
                 result = run_cli("sync", "--run", run, "--watch", watch, *FAST, *args, "--once")
                 self.assertEqual(0, result.returncode, result.stderr)
-                if run == lightning:
+                if args[1] == "lightning":
                     # One file is the checkpoint; its name (with '=') comes back as it was.
-                    self.assertEqual({100: "COMMITTED"}, checkpoint_states(run))
-                    dest = os.path.join(self.tmp, "pl-restore")
+                    step = list(done)[0]
+                    self.assertEqual({step: "COMMITTED"}, checkpoint_states(run))
+                    dest = os.path.join(self.tmp, "restore-%d" % step)
                     with client() as c:
-                        c.download_checkpoint(run, 100, dest)
-                    self.assertEqual({"epoch=0-step=100.ckpt": payload(80 * KiB, 12)}, read_tree(dest))
+                        c.download_checkpoint(run, step, dest)
+                    expected = {n: data for n, data in read_tree(watch).items() if n.endswith(".ckpt") and (
+                        "step=%d" % step in n or "-%d." % step in n)}
+                    self.assertEqual(expected, read_tree(dest))
                 else:
                     assert_synced(self, run, done, unfinished, None)
                 self.assertEqual(set(done), set(checkpoint_states(run)))
+
+
+    def test_two_checkpoints_claiming_one_step_are_both_left_alone(self):
+        run = new_run_id("sync-twice")
+        write_files(self.watch, {"epoch=0-step=100.ckpt": b"one", "epoch=0-step=100-v1.ckpt": b"two",
+                                 "epoch=1-step=200.ckpt": b"three"})
+        result = self.sync(run, "--format", "lightning", "--once")
+        self.assertIn("two checkpoints in %s have step 100; neither is uploaded" % self.watch, result.stderr)
+        self.assertEqual({200: "COMMITTED"}, checkpoint_states(run))
+
+    def test_a_step_deleted_on_the_service_is_not_uploaded_again(self):
+        run = new_run_id("sync-deleted")
+        write_dcp(self.watch, 1, 70, size=1000)
+        write_dcp(self.watch, 2, 72, size=1000)
+        self.sync(run, "--format", "dcp", "--once")
+        with client() as c:
+            c.delete_checkpoint(run, 1)
+        proxy = self.proxy()
+        summary = json.loads(self.sync(run, "--format", "dcp", "--once", "--json", url=proxy.base_url).stdout)
+        self.assertEqual([{"step": 1, "reason": "DELETED"}], summary["skipped"])
+        self.assertEqual({1: "DELETED", 2: "COMMITTED"}, checkpoint_states(run))
+        self.assertEqual([], proxy.exchanges(is_uploads))
 
 
 class RestartAndChangeTest(SyncTest):
@@ -201,6 +231,26 @@ class RestartAndChangeTest(SyncTest):
         assert_synced(self, run, {5: folder}, [], proxy.exchanges())
 
 
+    def test_a_checkpoint_that_keeps_changing_is_given_up_after_three_attempts_with_exit_1(self):
+        run = new_run_id("sync-unsettled")
+        folder = write_dcp(self.watch, 3, 80, size=2 * 64 * KiB)
+        proxy = self.proxy()
+        touched = []
+
+        def touch_during_upload(ex):
+            # The trainer keeps writing into the checkpoint: every upload attempt sees it change.
+            if ex.kind == "blob" and "comp=blocklist" in ex.query:
+                touched.append(ex)
+                os.utime(os.path.join(folder, "__0_0.distcp"), ns=(len(touched) * 10 ** 9, len(touched) * 10 ** 9))
+            return None
+
+        proxy.before.append(touch_during_upload)
+        result = self.sync(run, "--format", "dcp", "--once", url=proxy.base_url, code=1)
+        self.assertIn("CheckpointChanged: step 3 (step-3) not committed after 3 attempts", result.stderr)
+        self.assertEqual([], proxy.exchanges(lambda ex: ex.path.endswith("/commit")), "no attempt was committed")
+        self.assertNotEqual("COMMITTED", checkpoint_states(run).get(3))
+
+
 class KeepLocalTest(SyncTest):
     def test_keep_local_keeps_the_newest_committed_copies_and_never_an_uncommitted_one(self):
         run = new_run_id("sync-keep")
@@ -236,6 +286,34 @@ class RefusalTest(SyncTest):
             if ex.kind == "api" and ex.path.endswith("/uploads") else None)
         forbidden = self.sync(new_run_id("sync-403"), "--format", "dcp", "--once", url=proxy.base_url, code=4)
         self.assertIn("ckptvault: Forbidden: this token may not write run r (HTTP 403)", forbidden.stderr)
+
+    def test_storage_unavailable_exits_5_with_once_and_is_retried_later_when_watching(self):
+        write_dcp(self.watch, 1, 90, size=1000)
+        busy = json.dumps({"error": {"code": "StorageUnavailable", "message": "storage is busy"}}).encode()
+        down = self.proxy()
+        down.before.append(lambda ex: (503, {"content-type": "application/json"}, busy) if is_uploads(ex) else None)
+        result = self.sync(new_run_id("sync-503"), "--format", "dcp", "--once", url=down.base_url, code=5)
+        self.assertIn("StorageUnavailable", result.stderr)
+
+        run = new_run_id("sync-503-watch")
+        flaky = self.proxy()
+        failures = []
+
+        def fail_first_attempt(ex):
+            if is_uploads(ex) and len(failures) < 3:  # all 3 of the client's attempts of the first try
+                failures.append(ex)
+                return 503, {"content-type": "application/json"}, busy
+            return None
+
+        flaky.before.append(fail_first_attempt)
+        proc = subprocess.Popen(cli_command("sync", "--run", run, "--watch", self.watch, "--format", "dcp", *FAST),
+                                env=cli_env(flaky.base_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        wait_for(lambda: checkpoint_states(run).get(1) == "COMMITTED", timeout=60, what="step 1 committed")
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        self.assertIn("step 1: StorageUnavailable: storage is busy (HTTP 503); trying again in 2 s", err)
+        self.assertEqual(4, len(flaky.exchanges(is_uploads)))
 
     def test_options_that_describe_no_layout_are_usage_errors(self):
         for args, message in ((["--once"], "--format dcp|hf|lightning"),
