@@ -14,7 +14,7 @@ import time
 
 from . import __version__
 from ._http import RETRYABLE_STATUS, RetryPolicy
-from .client import MiB, CheckpointClient
+from .client import CheckpointClient, size_text
 from .errors import CheckpointError
 from .paths import decode_path
 
@@ -235,16 +235,6 @@ def table(rows, headers):
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
-def size_text(n):
-    if n is None:
-        return ""
-    n = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
-        n /= 1024
-
-
 def when(text):
     """An API time to the second (the service may send nanoseconds)."""
     if not text:
@@ -355,7 +345,8 @@ def cmd_plan(client, args, out):
     plan = client.plan(args.run)
 
     def human():
-        rows = [(k.get("step"), k.get("state"), "keep", "; ".join(k.get("reasons") or [])) for k in plan.get("keep", [])]
+        rows = [(k.get("step"), k.get("state"), "keep", "; ".join(k.get("reasons") or []))
+                for k in plan.get("keep", [])]
         rows += [(r.get("step"), r.get("state"), "remove (%s)" % r.get("action", "delete"), r.get("reason", ""))
                  for r in plan.get("remove", [])]
         rows.sort(key=lambda r: -int(r[0]))

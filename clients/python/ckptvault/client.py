@@ -33,16 +33,17 @@ class CheckpointClient:
     ``admin_key`` as ``x-functions-key`` on admin routes (runs list, policy, pin, delete, tokens);
     ``function_key`` (older deployments) as ``x-functions-key`` where no token or admin key applies.
     No credential is ever sent over plain ``http://`` except to a loopback host (ValueError), and
-    none goes to storage: blob requests carry only their SAS URL. Files up to ``single_put_limit`` bytes go up in
-    one Put Blob, bigger ones as ``block_size`` blocks, ``max_workers`` requests in parallel.
+    none goes to storage: blob requests carry only their SAS URL.
+
+    Files up to ``single_put_limit`` bytes go up in one Put Blob, bigger ones as ``block_size``
+    blocks, ``max_workers`` requests in parallel.
     ``progress``: None shows a progress line when stderr is a terminal, True/False force it on/off;
     ``on_progress(done_bytes, total_bytes)`` is called after every finished request's bytes.
     ``clock`` (seconds since the epoch) decides when write/read URLs are close to expiry.
     """
 
     def __init__(self, base_url, function_key=None, *, token=None, admin_key=None, block_size=8 * MiB,
-                 single_put_limit=None,
-                 max_workers=8, max_files_in_flight=4, url_minutes=30, refresh_margin=120.0,
+                 single_put_limit=None, max_workers=8, max_files_in_flight=4, url_minutes=30, refresh_margin=120.0,
                  retry=None, timeout=120.0, commit_timeout=120.0, progress=None, on_progress=None,
                  clock=time.time):
         if block_size < 1 or block_size > 4000 * MiB:
@@ -157,37 +158,14 @@ class CheckpointClient:
     def checkpoints(self, run_id, state=None, limit=100, files=False):
         """{"checkpoints": newest first, at most ``limit``, "next": continuation or None}, following
         the service's pages. A run the service does not know answers CheckpointError NotFound."""
-        items = []
-        continuation = None
-        while True:
-            query = {"limit": str(min(1000, limit - len(items)))}
-            if state:
-                query["state"] = state
-            if files:
-                query["files"] = "true"
-            if continuation:
-                query["continuation"] = continuation
-            page = self._api("GET", "/runs/%s/checkpoints?%s" % (_q(run_id), urllib.parse.urlencode(query))).json()
-            items.extend(page.get("checkpoints") or [])
-            continuation = page.get("next")
-            if not continuation or len(items) >= limit:
-                return {"checkpoints": items[:limit], "next": continuation}
+        query = {"state": state, "files": "true" if files else None}
+        return self._pages("/runs/%s/checkpoints" % _q(run_id), "checkpoints", limit, query)
 
     # ------------------------------------------------------------------ admin calls (admin key)
 
     def runs(self, limit=1000):
         """{"runs": [run summaries], "next"}, following the service's pages up to ``limit``."""
-        items = []
-        continuation = None
-        while True:
-            query = {"limit": str(min(1000, limit - len(items)))}
-            if continuation:
-                query["continuation"] = continuation
-            page = self._api("GET", "/runs?" + urllib.parse.urlencode(query), admin=True).json()
-            items.extend(page.get("runs") or [])
-            continuation = page.get("next")
-            if not continuation or len(items) >= limit:
-                return {"runs": items[:limit], "next": continuation}
+        return self._pages("/runs", "runs", limit, {}, admin=True)
 
     def put_run(self, run_id, retention):
         """PUT the run's retention policy. It replaces what was set before: fields not given fall back
@@ -428,6 +406,21 @@ class CheckpointClient:
 
     # ------------------------------------------------------------------ plumbing
 
+    def _pages(self, route, key, limit, query, admin=False):
+        """Up to ``limit`` items of a listing, page after page (the service gives at most 1000)."""
+        items = []
+        continuation = None
+        while True:
+            params = {k: v for k, v in query.items() if v}
+            params["limit"] = str(min(1000, limit - len(items)))
+            if continuation:
+                params["continuation"] = continuation
+            page = self._api("GET", route + "?" + urllib.parse.urlencode(params), admin=admin).json()
+            items.extend(page.get(key) or [])
+            continuation = page.get("next")
+            if not continuation or len(items) >= limit:
+                return {key: items[:limit], "next": continuation}
+
     def _checkpoint_route(self, run_id, step):
         return "/runs/%s/checkpoints/%d" % (_q(run_id), int(step))
 
@@ -602,6 +595,18 @@ def progress_line(label, done, total, elapsed, width=24):
         label, "#" * filled, "-" * (width - filled), done / MiB, total / MiB, 100.0 * fraction, rate / MiB, left)
 
 
+def size_text(n):
+    """``293.0 KiB``: a byte count for people."""
+    if n is None:
+        return ""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024
+    return "%.1f TiB" % n
+
+
 def _clock(seconds):
     seconds = int(seconds + 0.5)
     if seconds >= 3600:
@@ -683,13 +688,17 @@ def _verify(rel, local, size, sha256):
     if actual_size != size:
         raise CheckpointError("SizeMismatch", "%s: expected %d bytes, got %d" % (rel, size, actual_size))
     if sha256:
-        hasher = hashlib.sha256()
-        with open(local, "rb") as fh:
-            for chunk in iter(lambda: fh.read(MiB), b""):
-                hasher.update(chunk)
-        if hasher.hexdigest() != sha256.lower():
-            raise CheckpointError("Sha256Mismatch", "%s: sha256 %s, manifest says %s" % (
-                rel, hasher.hexdigest(), sha256))
+        actual = file_sha256(local)
+        if actual != sha256.lower():
+            raise CheckpointError("Sha256Mismatch", "%s: sha256 %s, manifest says %s" % (rel, actual, sha256))
+
+
+def file_sha256(path):
+    hasher = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(MiB), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def _results(futures):

@@ -12,7 +12,6 @@ instead). A small state file remembers the manifest of a step between upload and
 restart (kill -9 included) re-sends that identical manifest, which the service answers the same.
 """
 
-import hashlib
 import heapq
 import json
 import os
@@ -22,6 +21,7 @@ import sys
 import threading
 import time
 
+from .client import file_sha256, size_text
 from .errors import CheckpointError
 from .paths import encode_path
 
@@ -68,14 +68,6 @@ def snapshot(path, kind):
 
 def _raise(error):
     raise error
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class StateFile:
@@ -211,6 +203,9 @@ class Syncer:
         except CheckpointError as e:
             if e.status == 404:
                 return {}
+            if _transient(e):  # only a hint: every step is asked for again anyway
+                _log("cannot list the run's checkpoints yet: %s" % e)
+                return {}
             raise
         return {c["step"]: c["state"] for c in listing["checkpoints"]}
 
@@ -285,7 +280,7 @@ class Syncer:
             except CheckpointError as e:
                 if e.code == "FileChanged":  # a size changed while the client read the file
                     outcome = self._retry_later(t, str(e))
-                elif e.code == "ConnectionFailed" or e.status in _TRANSIENT_STATUS:
+                elif _transient(e):
                     outcome = e if self.once else self._retry_later(t, str(e), transient=True)
                 else:
                     outcome = e
@@ -370,12 +365,12 @@ class Syncer:
             self.state.put(step, {"status": "uploaded", "name": t.name, "snapshot": _jsonable(snap),
                                   "manifest": manifest})
             _log("step %d: uploaded %d files (%s) in %.1f s" % (step, len(result["files"]),
-                                                                 _size(sum(f["size"] for f in result["files"])),
+                                                                 size_text(sum(f["size"] for f in result["files"])),
                                                                  time.monotonic() - started))
         committed = self.client.commit(self.run_id, step, manifest)
         self.state.put(step, {"status": "committed", "name": t.name, "snapshot": _jsonable(snap)})
         _log("step %d committed (%d files, %s)" % (step, len(committed.get("files") or []),
-                                                 _size(committed.get("bytes") or 0)))
+                                                 size_text(committed.get("bytes") or 0)))
         self._note("committed", step)
         return "committed"
 
@@ -413,7 +408,7 @@ class Syncer:
         for path in sorted(set(local) & set(theirs)):
             f = theirs[path]
             if os.path.getsize(local[path]) != f.get("size") or (
-                    f.get("sha256") and _sha256(local[path]) != f["sha256"].lower()):
+                    f.get("sha256") and file_sha256(local[path]) != f["sha256"].lower()):
                 differ.append(path)
         if differ:
             raise CheckpointError("ContentConflict", "step %d of run %s is COMMITTED with other content than %s "
@@ -446,6 +441,10 @@ class Syncer:
             self._summary[key].append(value)
 
 
+def _transient(error):
+    return error.code == "ConnectionFailed" or error.status in _TRANSIENT_STATUS
+
+
 def _jsonable(snap):
     return [list(e) for e in snap]
 
@@ -458,7 +457,3 @@ def _same_files(manifest, remote):
     def key(files):
         return sorted((f["path"], int(f["size"]), (f.get("sha256") or "").lower()) for f in files or [])
     return manifest is not None and key(manifest.get("files")) == key(remote.get("files"))
-
-
-def _size(n):
-    return "%.1f MiB" % (n / (1 << 20)) if n >= 1 << 20 else "%d B" % n

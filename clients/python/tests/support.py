@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 CLIENT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, CLIENT_DIR)
 
-from ckptvault import CheckpointClient, RetryPolicy  # noqa: E402
+from ckptvault import CheckpointClient, CheckpointError, RetryPolicy  # noqa: E402
 
 BASE_URL = os.environ.get("CKPT_BASE_URL")
 FUNCTION_KEY = os.environ.get("CKPT_FUNCTION_KEY")
@@ -393,7 +394,7 @@ class KillingSync:
         return status, headers, body
 
     def _kill(self, ex, when):
-        os.kill(self.proc.pid, 9)
+        os.kill(self.proc.pid, signal.SIGKILL)
         self.kills.append("launch %d: SIGKILL at exchange %d, %s, %s" % (ex.launch, self._n, describe(ex), when))
         ex.killed_before = when.startswith("before")
 
@@ -403,8 +404,8 @@ def checkpoint_states(run):
     with client() as c:
         try:
             return {cp["step"]: cp["state"] for cp in c.checkpoints(run, limit=1000)["checkpoints"]}
-        except Exception as e:  # a run the service does not know yet has no checkpoints
-            if getattr(e, "status", None) == 404:
+        except CheckpointError as e:
+            if e.status == 404:  # a run the service does not know yet has no checkpoints
                 return {}
             raise
 

@@ -5,7 +5,6 @@ the real local stack; faults and kills come from the FaultProxy in front of it."
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
