@@ -187,6 +187,8 @@ class Syncer:
         worker.join()
         if self.keep_local:
             self._keep_local()
+        _log("done: %d committed now, %d already committed, %d skipped, %d local copies removed" % tuple(
+            len(self._summary[k]) for k in ("committed", "alreadyCommitted", "skipped", "removedLocal")))
         return self._summary
 
     def summary(self):
@@ -355,6 +357,7 @@ class Syncer:
             manifest = record["manifest"]
         else:
             started = time.monotonic()
+            _log("step %d: uploading %s (%d files, %s)" % (step, t.name, len(snap), size_text(sum(e[1] for e in snap))))
             source = t.path if self.kind == "dir" else {t.name: t.path}
             metadata = {"framework": self.framework, "syncedFrom": t.name[:1024]}
             result = self.client.upload_checkpoint(self.run_id, step, source, metadata=metadata, commit=False)
