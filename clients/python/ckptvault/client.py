@@ -265,12 +265,12 @@ class CheckpointClient:
             _check_size(rel, local, size, len(data))
             if hasher:
                 hasher.update(data)
+            book.finishing(rel)
             resp = self._blob_call(book, rel, "PUT", "", data, {"x-ms-blob-type": "BlockBlob"},
                                    "Put Blob " + rel)
             progress.add(len(data))
         else:
             resp = self._upload_blocks(book, rel, local, size, hasher, progress)
-        book.done(rel)
         entry = {"path": rel, "size": size, "etag": resp.header("etag")}
         if hasher:
             entry["sha256"] = hasher.hexdigest()
@@ -305,6 +305,7 @@ class CheckpointClient:
         _check_size(rel, local, size, read)
         xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>%s</BlockList>" % "".join(
             "<Latest>%s</Latest>" % b for b in block_ids)
+        book.finishing(rel)
         return self._blob_call(book, rel, "PUT", "&comp=blocklist", xml.encode("utf-8"),
                                {"content-type": "application/xml"}, "Put Block List " + rel)
 
@@ -482,7 +483,7 @@ class CheckpointClient:
                 return resp
             if resp.status == 403 and refreshes < 3 and _auth_failed(resp):
                 refreshes += 1
-                book.refresh(generation)
+                book.refresh(generation, rel)
                 continue
             attempt += 1
             if resp.status in RETRYABLE_STATUS and attempt < self.retry.attempts:
@@ -511,44 +512,51 @@ class _UrlBook:
         self._pending = None if pending is None else set(pending)
         self._lock = threading.Lock()
         self._generation = 0
-        self._urls = {}
+        self._urls = {}  # path -> (url, generation of the fetch that issued it)
         self._deadline = None
         self.refreshes = 0
         with self._lock:
             self._load()
 
-    def _load(self):
+    def _load(self, extra=()):
         received = self._clock()
-        pending = None if self._pending is None else sorted(self._pending)
-        if pending == []:
-            return
+        pending = None
+        if self._pending is not None:
+            pending = sorted(self._pending | set(extra))
+            if not pending:
+                return
         urls, expires_on, server_date = self._fetch(pending)
         lifetime = _lifetime_seconds(expires_on, urls, server_date)
-        self._urls = urls
-        self._deadline = None if lifetime is None else received + lifetime - min(self._margin, lifetime / 2)
         self._generation += 1
+        # Merged: a file left out of this renewal (its last write is under way) keeps its URL.
+        self._urls.update((rel, (url, self._generation)) for rel, url in urls.items())
+        self._deadline = None if lifetime is None else received + lifetime - min(self._margin, lifetime / 2)
 
     def url(self, rel):
+        """(URL, its generation) for ``rel``, renewed first when the URLs are about to expire."""
         with self._lock:
             if self._deadline is not None and self._clock() >= self._deadline:
                 self.refreshes += 1
                 self._load()
-            url = self._urls.get(rel)
+            url, generation = self._urls.get(rel) or (None, None)
             if not url:
                 raise CheckpointError("NoUrl", "the service gave no URL for %s" % rel)
-            return url, self._generation
+            return url, generation
 
-    def done(self, rel):
-        """``rel`` is written: later renewals no longer ask for it."""
+    def finishing(self, rel):
+        """``rel``'s last write (Put Blob, Put Block List) is about to be sent: renewals stop asking
+        for it, since asking discards what is stored and that write may land first."""
         with self._lock:
             if self._pending is not None:
                 self._pending.discard(rel)
 
-    def refresh(self, generation):
+    def refresh(self, generation, rel):
+        """Storage refused ``rel``'s URL of ``generation``: new URLs, for ``rel`` too (the refused
+        write did not happen), unless another thread renewed ``rel``'s URL meanwhile."""
         with self._lock:
-            if generation == self._generation:  # another thread may have renewed them already
+            if self._urls.get(rel, (None, generation))[1] == generation:
                 self.refreshes += 1
-                self._load()
+                self._load(extra=(rel,))
 
 
 class _Progress:

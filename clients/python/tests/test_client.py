@@ -212,14 +212,20 @@ class UrlRefreshTest(TempDirs):
         proxy = self.proxy()
         skew = [0.0]
         small_written = threading.Event()
+        renewed = threading.Event()
 
         def after(ex, status, headers, body):
             if ex.kind == "blob" and ex.method == "PUT" and ex.path.endswith("/small.bin") and status == 201:
                 skew[0] = 29 * 60.0  # the URLs are about to expire: the next URL lookup renews them
                 small_written.set()
+                # The worst moment: small.bin is stored but its writer has not heard so yet while
+                # big.bin's next block renews the URLs. The renewal must not name small.bin.
+                renewed.wait(10)
             return status, headers, body
 
         def before(ex):
+            if is_uploads_call(ex) and small_written.is_set():
+                renewed.set()
             # Hold the big file's later blocks until the small file is written, whatever the order.
             if ex.kind == "blob" and ex.path.endswith("/big.bin") and "blockid=" in (ex.query or "") \
                     and not ex.query.endswith(urllib.parse.quote(base64.b64encode(b"%08d" % 0).decode(), safe="")):
@@ -228,7 +234,7 @@ class UrlRefreshTest(TempDirs):
 
         proxy.after.append(after)
         proxy.before.append(before)
-        with client(proxy.base_url, max_workers=1, url_minutes=30, refresh_margin=120,
+        with client(proxy.base_url, max_workers=1, url_minutes=30, refresh_margin=120, commit_timeout=20,
                     clock=lambda: time.time() + skew[0]) as c:
             result = c.upload_checkpoint(run, 5, src)
 
