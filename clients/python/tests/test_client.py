@@ -178,6 +178,29 @@ class UrlRefreshTest(TempDirs):
             c.download_checkpoint(run, 3, self.folder("dest"))
         self.assertEqual(files, read_tree(self.folder("dest")))
 
+    def test_a_refused_last_write_gets_a_renewed_url_for_its_file(self):
+        # A Put Blob (and a Put Block List) is a file's last write: renewals otherwise leave that file
+        # out, but when storage refuses the write itself, its file needs the new URL.
+        run = new_run_id("refused-last")
+        files = {"small.bin": payload(1000, 13)}
+        proxy = self.proxy()
+        spoiled = []
+
+        def spoil_first_uploads_answer(ex, status, headers, body):
+            if is_uploads_call(ex) and not spoiled:
+                spoiled.append(ex)
+                body = body.replace(b"sig=", b"sig=AAAA")
+            return status, headers, body
+
+        proxy.after.append(spoil_first_uploads_answer)
+        with client(proxy.base_url) as c:
+            result = c.upload_checkpoint(run, 6, write_files(self.folder("src"), files))
+        self.assertEqual("COMMITTED", result["checkpoint"]["state"])
+        puts = [ex.status for ex in proxy.exchanges(lambda ex: ex.kind == "blob" and ex.method == "PUT")]
+        self.assertEqual([403, 201], puts)
+        asked = [[f["path"] for f in json.loads(ex.body)["files"]] for ex in proxy.exchanges(is_uploads_call)]
+        self.assertEqual([["small.bin"], ["small.bin"]], asked)
+
     def test_urls_are_renewed_before_they_expire_during_a_long_upload(self):
         # The client's clock jumps 29 minutes after the first block of a 30-minute URL: the next
         # block must use a URL the service issued after the jump.
