@@ -428,11 +428,9 @@ def cmd_sync(client, args, out):
                         settle=args.settle, state_file=args.state_file, once=args.once)
     except SyncConfigError as e:
         raise UsageError(str(e))
-    try:
-        syncer.run()
-    finally:
-        if out.as_json:
-            out.document(syncer.summary(), lambda: None)
+    syncer.run()
+    if out.as_json:  # on a failure the error is the one document instead
+        out.document(syncer.summary(), lambda: None)
     return OK
 
 

@@ -357,7 +357,8 @@ class Syncer:
             manifest = record["manifest"]
         else:
             started = time.monotonic()
-            _log("step %d: uploading %s (%d files, %s)" % (step, t.name, len(snap), size_text(sum(e[1] for e in snap))))
+            _log("step %d: uploading %s (%d files, %s)" % (step, t.name, len(snap),
+                                                           size_text(sum(e[1] for e in snap))))
             source = t.path if self.kind == "dir" else {t.name: t.path}
             metadata = {"framework": self.framework, "syncedFrom": t.name[:1024]}
             result = self.client.upload_checkpoint(self.run_id, step, source, metadata=metadata, commit=False)

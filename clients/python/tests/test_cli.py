@@ -302,7 +302,8 @@ class PackagingTest(unittest.TestCase):
         with tempfile.TemporaryDirectory(prefix="ckptvault-pip-") as tmp:
             src = os.path.join(tmp, "src")
             # A copy: building writes build/ and *.egg-info next to the sources.
-            shutil.copytree(CLIENT_DIR, src, ignore=shutil.ignore_patterns("tests", "__pycache__", "build", "*.egg-info"))
+            shutil.copytree(CLIENT_DIR, src,
+                            ignore=shutil.ignore_patterns("tests", "__pycache__", "build", "*.egg-info"))
             target = os.path.join(tmp, "target")
             built = subprocess.run([candidates[0], "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                                     "--no-index", "--target", target, src], capture_output=True, text=True, timeout=300)

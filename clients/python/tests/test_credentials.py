@@ -146,7 +146,9 @@ class CliCredentialTest(CredentialTest):
         outputs.append(refused.stdout + refused.stderr)
         self.proxy.before[:] = [lambda ex: (403, {"content-type": "application/json"},
                                             json.dumps({"error": {"code": "Forbidden", "message": "no"}}).encode())]
-        outputs.append("".join(vars(run_cli("--json", "pin", run, 1, env=env)).get(k) or "" for k in ("stdout", "stderr")))
+        forbidden = run_cli("--json", "pin", run, 1, env=env)
+        self.assertEqual(4, forbidden.returncode)
+        outputs.append(forbidden.stdout + forbidden.stderr)
 
         for text in outputs:
             self.assertNotIn(TOKEN, text)

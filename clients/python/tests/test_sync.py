@@ -87,7 +87,8 @@ class FinishedCheckpointTest(SyncTest):
         hf_dir = os.path.join(self.tmp, "hf")
         done_hf = write_files(os.path.join(hf_dir, "checkpoint-500"), {
             "model.safetensors": payload(70 * KiB, 11), "rng_state.pth": b"rng", "trainer_state.json": b"{}"})
-        write_files(os.path.join(hf_dir, "tmp-checkpoint-1000"), {"model.safetensors": b"x", "trainer_state.json": b"{}"})
+        write_files(os.path.join(hf_dir, "tmp-checkpoint-1000"),
+                    {"model.safetensors": b"x", "trainer_state.json": b"{}"})
         write_files(os.path.join(hf_dir, "checkpoint-1500"), {"model.safetensors": b"no trainer_state yet"})
         cases.append((hf, hf_dir, ["--format", "hf"], {500: done_hf}, [1000, 1500]))
 
@@ -98,13 +99,14 @@ class FinishedCheckpointTest(SyncTest):
 
         named_dir = os.path.join(self.tmp, "pl-named")
         write_files(named_dir, {"model-42.ckpt": b"weights", "model-42.ckpt.part": b"being written"})
-        cases.append((new_run_id("sync-plnamed"), named_dir, ["--format", "lightning", "--pattern", r"model-(\d+)\.ckpt"],
-                      {42: None}, []))
+        cases.append((new_run_id("sync-plnamed"), named_dir,
+                      ["--format", "lightning", "--pattern", r"model-(\d+)\.ckpt"], {42: None}, []))
 
         custom_dir = os.path.join(self.tmp, "custom")
         done_custom = write_files(os.path.join(custom_dir, "iter_0007"), {"w.bin": b"w", "DONE": b""})
         write_files(os.path.join(custom_dir, "iter_0008"), {"w.bin": b"w"})
-        cases.append((custom, custom_dir, ["--pattern", r"iter_(?P<step>\d+)", "--marker", "DONE"], {7: done_custom}, [8]))
+        cases.append((custom, custom_dir, ["--pattern", r"iter_(?P<step>\d+)", "--marker", "DONE"],
+                      {7: done_custom}, [8]))
 
         for run, watch, args, done, unfinished in cases:
             with self.subTest(layout=args[:2]):
@@ -215,7 +217,8 @@ class RestartAndChangeTest(SyncTest):
 
         proxy.before.append(hold_first_block)
         proc = subprocess.Popen(cli_command("sync", "--run", run, "--watch", self.watch, "--format", "dcp", *FAST),
-                                env=cli_env(proxy.base_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                env=cli_env(proxy.base_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         wait_for(first_block.is_set, what="the first block upload")
         # The trainer saves the same step again (same size, other bytes) while the upload runs.
@@ -271,8 +274,9 @@ class RefusalTest(SyncTest):
             c.upload_checkpoint(run, 10, write_files(os.path.join(self.tmp, "other"), {"x.bin": b"other bytes"}))
         write_dcp(self.watch, 10, 50, size=1000)
         write_dcp(self.watch, 20, 52, size=1000)
-        result = self.sync(run, "--format", "dcp", "--once", code=1)
+        result = self.sync(run, "--format", "dcp", "--once", "--json", code=1)
         self.assertIn("ContentConflict: step 10 of run %s is COMMITTED with other content" % run, result.stderr)
+        self.assertEqual("ContentConflict", json.loads(result.stdout)["error"]["code"], "one JSON document: the error")
         self.assertNotIn(20, checkpoint_states(run), "sync stopped at the refusal")
 
     def test_the_services_refusals_exit_non_zero_with_its_code(self):
@@ -306,7 +310,8 @@ class RefusalTest(SyncTest):
 
         flaky.before.append(fail_first_attempt)
         proc = subprocess.Popen(cli_command("sync", "--run", run, "--watch", self.watch, "--format", "dcp", *FAST),
-                                env=cli_env(flaky.base_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                env=cli_env(flaky.base_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         wait_for(lambda: checkpoint_states(run).get(1) == "COMMITTED", timeout=60, what="step 1 committed")
         proc.kill()
