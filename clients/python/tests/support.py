@@ -399,6 +399,25 @@ class KillingSync:
         ex.killed_before = when.startswith("before")
 
 
+def kill_seed(label):
+    """The seed of a kill test: CKPT_SYNC_SEED when set (to repeat a run), else a fresh one; printed."""
+    import random
+    seed = int(os.environ.get("CKPT_SYNC_SEED") or random.SystemRandom().randrange(1 << 31))
+    sys.stderr.write("\n[%s] seed %d (repeat with CKPT_SYNC_SEED=%d)\n" % (label, seed, seed))
+    return seed
+
+
+def report_kills(label, killer):
+    sys.stderr.write("[%s] seed %d: %d kills\n  %s\n" % (label, killer.seed, len(killer.kills),
+                                                      "\n  ".join(killer.kills)))
+
+
+def read_log(log):
+    log.flush()
+    log.seek(0)
+    return log.read()
+
+
 def checkpoint_states(run):
     """{step: state} of every checkpoint of ``run`` on the service."""
     with client() as c:

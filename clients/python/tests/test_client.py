@@ -148,6 +148,20 @@ class RetryTest(TempDirs):
         self.assertNotIn("sig=", str(caught.exception), "no SAS signature in error messages")
 
 
+def spoil_first_uploads_answer():
+    """An ``after`` rule spoiling the signatures of the first URLs the service hands out: storage
+    then refuses them for real."""
+    spoiled = []
+
+    def rule(ex, status, headers, body):
+        if is_uploads_call(ex) and not spoiled:
+            spoiled.append(ex)
+            body = body.replace(b"sig=", b"sig=AAAA")
+        return status, headers, body
+
+    return rule
+
+
 class UrlRefreshTest(TempDirs):
     def test_url_refused_by_storage_mid_upload_is_renewed_from_the_service(self):
         # Storage refuses an expired SAS and a bad signature alike (403 AuthenticationFailed on
@@ -157,15 +171,7 @@ class UrlRefreshTest(TempDirs):
         files = {"model.bin": payload(4 * 64 * KiB, 5)}
         src = write_files(self.folder("src"), files)
         proxy = self.proxy()
-        spoiled = []
-
-        def spoil_first_uploads_answer(ex, status, headers, body):
-            if is_uploads_call(ex) and not spoiled:
-                spoiled.append(ex)
-                body = body.replace(b"sig=", b"sig=AAAA")
-            return status, headers, body
-
-        proxy.after.append(spoil_first_uploads_answer)
+        proxy.after.append(spoil_first_uploads_answer())
         with client(proxy.base_url, max_workers=1) as c:
             result = c.upload_checkpoint(run, 3, src)
 
@@ -184,15 +190,7 @@ class UrlRefreshTest(TempDirs):
         run = new_run_id("refused-last")
         files = {"small.bin": payload(1000, 13)}
         proxy = self.proxy()
-        spoiled = []
-
-        def spoil_first_uploads_answer(ex, status, headers, body):
-            if is_uploads_call(ex) and not spoiled:
-                spoiled.append(ex)
-                body = body.replace(b"sig=", b"sig=AAAA")
-            return status, headers, body
-
-        proxy.after.append(spoil_first_uploads_answer)
+        proxy.after.append(spoil_first_uploads_answer())
         with client(proxy.base_url) as c:
             result = c.upload_checkpoint(run, 6, write_files(self.folder("src"), files))
         self.assertEqual("COMMITTED", result["checkpoint"]["state"])

@@ -4,17 +4,15 @@ the real local stack; faults and kills come from the FaultProxy in front of it."
 
 import json
 import os
-import random
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import unittest
 
 from support import (BASE_URL, FaultProxy, KiB, KillingSync, assert_synced, checkpoint_states, cli_command, cli_env,
-                     client, is_uploads, new_run_id, payload, read_tree, require_stack, run_cli, wait_for,
-                     write_files)
+                     client, is_uploads, kill_seed, new_run_id, payload, read_log, read_tree, report_kills,
+                     require_stack, run_cli, wait_for, write_files)
 
 FAST = ["--settle", "0.2", "--interval", "0.1", "--block-kib", "64", "--retries", "3"]
 
@@ -51,6 +49,14 @@ class SyncTest(unittest.TestCase):
         proxy = FaultProxy(BASE_URL)
         self.addCleanup(proxy.close)
         return proxy
+
+    def watching(self, run, proxy):
+        """A watching (not --once) dcp sync through ``proxy``; its log lines on ``proc.stderr``."""
+        proc = subprocess.Popen(cli_command("sync", "--run", run, "--watch", self.watch, "--format", "dcp", *FAST),
+                                env=cli_env(proxy.base_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        return proc
 
 
 class FinishedCheckpointTest(SyncTest):
@@ -151,8 +157,7 @@ class FinishedCheckpointTest(SyncTest):
 
 class RestartAndChangeTest(SyncTest):
     def test_kill_9_at_seeded_points_commits_every_finished_checkpoint_exactly_once(self):
-        seed = int(os.environ.get("CKPT_SYNC_SEED") or random.SystemRandom().randrange(1 << 31))
-        sys.stderr.write("\n[sync kill -9 test] seed %d (repeat with CKPT_SYNC_SEED=%d)\n" % (seed, seed))
+        seed = kill_seed("sync kill -9 test")
         run = new_run_id("sync-kill")
         steps = [10, 20, 30, 40, 50, 60, 70, 80]
         partial = write_dcp(self.watch, 999, 99, marker=False)  # never finished
@@ -184,22 +189,15 @@ class RestartAndChangeTest(SyncTest):
                 proc.kill()  # nothing left to interrupt: the spec's point never came
                 proc.wait()
                 break
-            self.assertEqual(-9, proc.returncode, "sync ended by itself, not by the kill:\n" + self._log(log))
+            self.assertEqual(-9, proc.returncode, "sync ended by itself, not by the kill:\n" + read_log(log))
         writer.join(60)
 
         final = killer.start(None, once=True, log=log)
         final.wait(120)
-        self.assertEqual(0, final.returncode, self._log(log))
-        sys.stderr.write("[sync kill -9 test] seed %d: %d kills\n  %s\n" % (seed, len(killer.kills),
-                                                                          "\n  ".join(killer.kills)))
+        self.assertEqual(0, final.returncode, read_log(log))
+        report_kills("sync kill -9 test", killer)
         self.assertGreaterEqual(len(killer.kills), 2, "the forced kill points were reached")
         assert_synced(self, run, finished, [999], killer.proxy.exchanges())
-
-    @staticmethod
-    def _log(log):
-        log.flush()
-        log.seek(0)
-        return log.read()
 
     def test_a_checkpoint_rewritten_during_its_upload_is_committed_only_with_its_final_content(self):
         run = new_run_id("sync-changed")
@@ -216,10 +214,7 @@ class RestartAndChangeTest(SyncTest):
             return None
 
         proxy.before.append(hold_first_block)
-        proc = subprocess.Popen(cli_command("sync", "--run", run, "--watch", self.watch, "--format", "dcp", *FAST),
-                                env=cli_env(proxy.base_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        proc = self.watching(run, proxy)
         wait_for(first_block.is_set, what="the first block upload")
         # The trainer saves the same step again (same size, other bytes) while the upload runs.
         write_files(folder, {"__0_0.distcp": payload(4 * 64 * KiB, 22)})
@@ -309,10 +304,7 @@ class RefusalTest(SyncTest):
             return None
 
         flaky.before.append(fail_first_attempt)
-        proc = subprocess.Popen(cli_command("sync", "--run", run, "--watch", self.watch, "--format", "dcp", *FAST),
-                                env=cli_env(flaky.base_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        proc = self.watching(run, flaky)
         wait_for(lambda: checkpoint_states(run).get(1) == "COMMITTED", timeout=60, what="step 1 committed")
         proc.kill()
         _, err = proc.communicate(timeout=30)

@@ -4,13 +4,12 @@ and is SIGKILLed at seeded points; a final sync run completes the work. Needs De
 python3-torch, seen by /usr/bin/python3 only (skipped with the reason otherwise)."""
 
 import os
-import random
 import subprocess
-import sys
 import tempfile
 import unittest
 
-from support import KillingSync, assert_synced, new_run_id, require_stack, wait_for, write_files
+from support import (KillingSync, assert_synced, kill_seed, new_run_id, read_log, report_kills, require_stack,
+                     wait_for, write_files)
 from test_pytorch_resume import TORCH_PYTHON, TRAINER, torch_missing
 
 STEPS = 30
@@ -26,8 +25,7 @@ def setUpModule():
 
 class PyTorchSyncTest(unittest.TestCase):
     def test_sync_killed_while_the_trainer_writes_commits_every_finished_checkpoint_once(self):
-        seed = int(os.environ.get("CKPT_SYNC_SEED") or random.SystemRandom().randrange(1 << 31))
-        sys.stderr.write("\n[pytorch sync kill -9 test] seed %d (repeat with CKPT_SYNC_SEED=%d)\n" % (seed, seed))
+        seed = kill_seed("pytorch sync kill -9 test")
         tmp = tempfile.TemporaryDirectory(prefix="ckptvault-torch-sync-")
         self.addCleanup(tmp.cleanup)
         watch = os.path.join(tmp.name, "ckpt")
@@ -52,24 +50,17 @@ class PyTorchSyncTest(unittest.TestCase):
                      what="the kill or the trainer's end")
             if proc.poll() is None:
                 break  # the trainer is done; the final run below finishes the work
-        self.assertEqual(0, trainer.wait(300), self._log(log))
+        self.assertEqual(0, trainer.wait(300), read_log(log))
         if proc.poll() is None:
             proc.kill()
             proc.wait()
 
         final = killer.start(None, once=True, log=log)
-        self.assertEqual(0, final.wait(120), self._log(log))
-        sys.stderr.write("[pytorch sync kill -9 test] seed %d: %d kills\n  %s\n" % (
-            seed, len(killer.kills), "\n  ".join(killer.kills)))
-        self.assertTrue(killer.kills, "sync was never killed:\n" + self._log(log))
+        self.assertEqual(0, final.wait(120), read_log(log))
+        report_kills("pytorch sync kill -9 test", killer)
+        self.assertTrue(killer.kills, "sync was never killed:\n" + read_log(log))
         finished = {s: os.path.join(watch, "step-%d" % s) for s in range(EVERY, STEPS + 1, EVERY)}
         assert_synced(self, run, finished, [999], killer.proxy.exchanges())
-
-    @staticmethod
-    def _log(log):
-        log.flush()
-        log.seek(0)
-        return log.read()
 
 
 if __name__ == "__main__":
