@@ -11,11 +11,20 @@ that was never interrupted.
     /usr/bin/python3 examples/pytorch/train.py --base-url http://127.0.0.1:7071 --run-id demo \\
         --steps 40 --every 5 --workdir /tmp/demo --out /tmp/demo/final.bin
 
+With ``--local-dir DIR`` it talks to no service: it writes each checkpoint to ``DIR/step-N/`` in
+the PyTorch DCP directory layout (``__{rank}_0.distcp`` per rank, then ``.metadata`` written last
+by rank 0 once every rank's file is complete) and resumes from the newest ``DIR/step-N`` that has
+its ``.metadata``; ``ckptvault sync --format dcp --watch DIR`` uploads them. (torch 1.13 has no
+torch.distributed.checkpoint: the files are torch.save pickles in DCP's names, not DCP's format.)
+
+Credentials: ``--token`` (default ``CKPT_TOKEN``), a write token of the run.
+
 PyTorch comes from Debian (apt-get install python3-torch), seen by /usr/bin/python3 only.
 """
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -52,13 +61,18 @@ def owned(index, world):
     return index % world
 
 
-def save_shard(path, rank, world, step, params, optimizer):
-    """This rank's shard: the tensors it owns (ZeRO-style) and its own RNG stream."""
+def save_shard(path, rank, world, step, params, optimizer, pad_mib=0, seed=0):
+    """This rank's shard: the tensors it owns (ZeRO-style) and its own RNG stream; ``pad_mib`` adds a
+    deterministic tensor so the file is at least that big (tests need shards of several blocks)."""
     mine = {i: p.detach().clone() for i, p in enumerate(params) if owned(i, world) == rank}
     momentum = {i: optimizer.state[params[i]]["momentum_buffer"].clone() for i in mine}
+    shard = {"step": step, "rank": rank, "params": mine, "momentum": momentum, "rng": torch.get_rng_state()}
+    if pad_mib:
+        # Its own generator: drawing it must not move the training RNG streams.
+        g = torch.Generator().manual_seed(seed * 1_000_003 + step * 101 + rank)
+        shard["pad"] = torch.randn(pad_mib * (1 << 20) // 4, generator=g)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    torch.save({"step": step, "rank": rank, "params": mine, "momentum": momentum,
-                "rng": torch.get_rng_state()}, path)
+    torch.save(shard, path)
 
 
 def load_shard(path, rank, world, params, optimizer):
@@ -79,17 +93,58 @@ def load_shard(path, rank, world, params, optimizer):
     return shard["step"]
 
 
-def worker(rank, args):
+def local_steps(local_dir):
+    """Steps of DIR/step-N that are finished (their .metadata exists), oldest first."""
+    steps = []
+    for name in os.listdir(local_dir) if os.path.isdir(local_dir) else []:
+        if name.startswith("step-") and name[5:].isdigit() and os.path.isfile(
+                os.path.join(local_dir, name, ".metadata")):
+            steps.append(int(name[5:]))
+    return sorted(steps)
+
+
+def save_local(args, rank, world, step, params, optimizer):
+    """DCP's protocol: every rank writes its file, then (after a barrier) rank 0 the .metadata."""
+    folder = os.path.join(args.local_dir, "step-%d" % step)
+    save_shard(os.path.join(folder, "__%d_0.distcp" % rank), rank, world, step, params, optimizer,
+               args.shard_mib, args.seed)
+    dist.barrier()
+    if rank == 0:
+        tmp = os.path.join(folder, ".metadata.tmp")
+        with open(tmp, "w") as fh:
+            json.dump({"step": step, "worldSize": world,
+                       "files": ["__%d_0.distcp" % r for r in range(world)]}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, os.path.join(folder, ".metadata"))  # the marker appears whole, last
+
+
+def worker_local(rank, args, model, params, optimizer, log):
     world = args.world_size
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    model = build_model(args.seed)
-    torch.manual_seed(args.seed * 7919 + rank)  # each rank's own dropout stream
-    params = list(model.parameters())
-    optimizer = torch.optim.SGD(params, lr=0.05, momentum=0.9)
-    client = CheckpointClient(args.base_url, args.function_key, progress=False)
+    start = 0
+    done_steps = local_steps(args.local_dir)
+    if done_steps:
+        folder = os.path.join(args.local_dir, "step-%d" % done_steps[-1])
+        start = load_shard(os.path.join(folder, "__%d_0.distcp" % rank), rank, world, params, optimizer)
+        log("resumed from step %d" % start)
+    else:
+        log("no finished checkpoint in %s: starting at step 0" % args.local_dir)
+    for step in range(start, args.steps):
+        train_step(args, rank, world, step, model, params, optimizer)
+        done = step + 1
+        if done % args.every == 0:
+            save_local(args, rank, world, done, params, optimizer)
+            if rank == 0:
+                log("wrote %s" % os.path.join(args.local_dir, "step-%d" % done))
+        if args.step_delay:
+            time.sleep(args.step_delay)
+
+
+def worker_service(rank, args, model, params, optimizer, log):
+    world = args.world_size
+    client = CheckpointClient(args.base_url, args.function_key, token=args.token, progress=False,
+                              block_size=args.block_kib * 1024)
     rank_dir = os.path.join(args.workdir, "rank-%05d" % rank)
-    log = lambda msg: print("[rank %d] %s" % (rank, msg), flush=True)  # noqa: E731
 
     start = 0
     restore = os.path.join(rank_dir, "restore")
@@ -119,22 +174,14 @@ def worker(rank, args):
             log("checkpoint %d not committed: %s" % (step, e))
         shutil.rmtree(os.path.join(rank_dir, "step-%d" % step), ignore_errors=True)
 
-    model.train()
     for step in range(start, args.steps):
-        x, y = batch(args.seed, step, rank)
-        optimizer.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(x), y)
-        loss.backward()
-        for p in params:
-            dist.all_reduce(p.grad)
-            p.grad /= world
-        optimizer.step()
+        loss = train_step(args, rank, world, step, model, params, optimizer)
         done = step + 1
         if done % args.every == 0:
             if pending is not None:
                 finish(pending)
             shard = os.path.join(rank_dir, "step-%d" % done, "shard.pt")
-            save_shard(shard, rank, world, done, params, optimizer)
+            save_shard(shard, rank, world, done, params, optimizer, args.shard_mib, args.seed)
             future = client.upload_checkpoint_async(args.run_id, done, {"shard.pt": shard}, rank=rank,
                                                     world_size=world)
             pending = (done, future, {"loss": float(loss.item())})
@@ -142,13 +189,41 @@ def worker(rank, args):
             time.sleep(args.step_delay)
     if pending is not None:
         finish(pending)
+    client.close()
+
+
+def train_step(args, rank, world, step, model, params, optimizer):
+    x, y = batch(args.seed, step, rank)
+    optimizer.zero_grad()
+    loss = torch.nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    for p in params:
+        dist.all_reduce(p.grad)
+        p.grad /= world
+    optimizer.step()
+    return loss
+
+
+def worker(rank, args):
+    world = args.world_size
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    model = build_model(args.seed)
+    torch.manual_seed(args.seed * 7919 + rank)  # each rank's own dropout stream
+    params = list(model.parameters())
+    optimizer = torch.optim.SGD(params, lr=0.05, momentum=0.9)
+    log = lambda msg: print("[rank %d] %s" % (rank, msg), flush=True)  # noqa: E731
+    model.train()
+    if args.local_dir:
+        worker_local(rank, args, model, params, optimizer, log)
+    else:
+        worker_service(rank, args, model, params, optimizer, log)
 
     if rank == 0 and args.out:
         data = b"".join(p.detach().contiguous().numpy().tobytes() for p in params)
         with open(args.out, "wb") as fh:
             fh.write(data)
         log("final parameters sha256 %s" % hashlib.sha256(data).hexdigest())
-    client.close()
     dist.barrier()
     dist.destroy_process_group()
 
@@ -161,17 +236,24 @@ def free_port():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", required=True, help="the app's root, e.g. http://127.0.0.1:7071")
-    parser.add_argument("--function-key", default=os.environ.get("CKPT_FUNCTION_KEY"))
-    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--base-url", help="the app's root, e.g. http://127.0.0.1:7071")
+    parser.add_argument("--token", default=os.environ.get("CKPT_TOKEN"), help="run token (default: CKPT_TOKEN)")
+    parser.add_argument("--function-key", default=os.environ.get("CKPT_FUNCTION_KEY"),
+                        help="older deployments without run tokens")
+    parser.add_argument("--run-id")
+    parser.add_argument("--local-dir", help="no service: write DIR/step-N in the DCP layout (for ckptvault sync)")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--every", type=int, default=5, help="checkpoint every K steps")
     parser.add_argument("--world-size", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--workdir", help="scratch space for shards and restores (service mode)")
     parser.add_argument("--out", help="rank 0 writes the final parameters' raw bytes here")
     parser.add_argument("--step-delay", type=float, default=0.0, help="seconds of sleep per step (demos, tests)")
+    parser.add_argument("--shard-mib", type=int, default=0, help="pad each rank's shard to at least N MiB")
+    parser.add_argument("--block-kib", type=int, default=8192, help="upload/download block size")
     args = parser.parse_args(argv)
+    if not args.local_dir and not (args.base_url and args.run_id and args.workdir):
+        parser.error("--base-url, --run-id and --workdir are required unless --local-dir is given")
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", str(free_port()))
     mp.spawn(worker, args=(args,), nprocs=args.world_size, join=True)

@@ -1,7 +1,7 @@
 """ckptvault: checkpoint uploads and downloads for trainers, Python standard library only.
 
     from ckptvault import CheckpointClient
-    client = CheckpointClient("https://<app>.azurewebsites.net", function_key="...")
+    client = CheckpointClient("https://<app>.azurewebsites.net", token="...")  # or CKPT_TOKEN
     client.upload_checkpoint("run-1", 1200, "ckpt/step-1200", metrics={"loss": 0.5})
     client.download_checkpoint("run-1", "latest", "restore/")
 """

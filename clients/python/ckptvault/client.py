@@ -4,6 +4,7 @@ import base64
 import concurrent.futures
 import email.utils
 import hashlib
+import ipaddress
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from ._http import (RETRYABLE_STATUS, RetryPolicy, Transport, error_from, is_connection_error, redact,
                     retry_after_seconds)
 from .errors import CheckpointError
+from .paths import decode_path, encode_path
 
 MiB = 1 << 20
 
@@ -25,23 +27,35 @@ _FINAL_BAD_STATES = frozenset({"FAILED", "TAMPERED", "ABANDONED", "DELETING", "D
 class CheckpointClient:
     """Client for one ckptvault app.
 
-    ``base_url`` is the app's root (``http://127.0.0.1:7071``, ``https://<app>.azurewebsites.net``);
-    ``function_key`` is sent as ``x-functions-key``. Files up to ``single_put_limit`` bytes go up in
-    one Put Blob, bigger ones as ``block_size`` blocks, ``max_workers`` requests in parallel.
+    ``base_url`` is the app's root (``http://127.0.0.1:7071``, ``https://<app>.azurewebsites.net``).
+    Credentials: ``token``, a run token (``CKPT_TOKEN`` from the environment when neither ``token``
+    nor ``function_key`` is given), is sent as ``Authorization: Bearer`` on the run's routes;
+    ``admin_key`` as ``x-functions-key`` on admin routes (runs list, policy, pin, delete, tokens);
+    ``function_key`` (older deployments) as ``x-functions-key`` where no token or admin key applies.
+    No credential is ever sent over plain ``http://`` except to a loopback host (ValueError), and
+    none goes to storage: blob requests carry only their SAS URL.
+
+    Files up to ``single_put_limit`` bytes go up in one Put Blob, bigger ones as ``block_size``
+    blocks, ``max_workers`` requests in parallel.
     ``progress``: None shows a progress line when stderr is a terminal, True/False force it on/off;
     ``on_progress(done_bytes, total_bytes)`` is called after every finished request's bytes.
     ``clock`` (seconds since the epoch) decides when write/read URLs are close to expiry.
     """
 
-    def __init__(self, base_url, function_key=None, *, block_size=8 * MiB, single_put_limit=None,
-                 max_workers=8, max_files_in_flight=4, url_minutes=30, refresh_margin=120.0,
+    def __init__(self, base_url, function_key=None, *, token=None, admin_key=None, block_size=8 * MiB,
+                 single_put_limit=None, max_workers=8, max_files_in_flight=4, url_minutes=30, refresh_margin=120.0,
                  retry=None, timeout=120.0, commit_timeout=120.0, progress=None, on_progress=None,
                  clock=time.time):
         if block_size < 1 or block_size > 4000 * MiB:
             raise ValueError("block_size must be between 1 byte and 4000 MiB")
         root = base_url.rstrip("/")
         self.api_url = root if root.endswith("/api") else root + "/api"
+        if token is None and function_key is None:
+            token = os.environ.get("CKPT_TOKEN") or None
         self.function_key = function_key
+        self.token = token
+        self.admin_key = admin_key
+        _check_transport(self.api_url, token or admin_key or function_key)
         self.block_size = int(block_size)
         self.single_put_limit = int(block_size if single_put_limit is None else single_put_limit)
         self.max_workers = max_workers
@@ -137,15 +151,63 @@ class CheckpointClient:
         """The retention plan (dry run): {"keep": [...], "remove": [...]}."""
         return self._api("GET", "/runs/%s/retention/plan" % _q(run_id)).json()
 
+    def run(self, run_id):
+        """GET one run: {"runId", "retention", "latestCommittedStep", "counts", "bytes"}."""
+        return self._api("GET", "/runs/%s" % _q(run_id)).json()
+
+    def checkpoints(self, run_id, state=None, limit=100, files=False):
+        """{"checkpoints": newest first, at most ``limit``, "next": continuation or None}, following
+        the service's pages. A run the service does not know answers CheckpointError NotFound."""
+        query = {"state": state, "files": "true" if files else None}
+        return self._pages("/runs/%s/checkpoints" % _q(run_id), "checkpoints", limit, query)
+
+    # ------------------------------------------------------------------ admin calls (admin key)
+
+    def runs(self, limit=1000):
+        """{"runs": [run summaries], "next"}, following the service's pages up to ``limit``."""
+        return self._pages("/runs", "runs", limit, {}, admin=True)
+
+    def put_run(self, run_id, retention):
+        """PUT the run's retention policy. It replaces what was set before: fields not given fall back
+        to the service's defaults. The answer has the effective ``retention`` and ``retentionSet``."""
+        return self._api("PUT", "/runs/%s" % _q(run_id), {"retention": dict(retention)}, admin=True).json()
+
+    def pin(self, run_id, step):
+        """Protects a COMMITTED checkpoint from retention."""
+        return self._api("PUT", self._checkpoint_route(run_id, step) + "/pin", admin=True).json()
+
+    def unpin(self, run_id, step):
+        return self._api("DELETE", self._checkpoint_route(run_id, step) + "/pin", admin=True).json()
+
+    def delete_checkpoint(self, run_id, step, force=False):
+        """Deletes now; ``force`` for the only committed or a pinned checkpoint."""
+        route = self._checkpoint_route(run_id, step) + ("?force=true" if force else "")
+        return self._api("DELETE", route, admin=True).json()
+
+    def create_token(self, run_id, scope, ttl_minutes=None):
+        """A run token: {"token", "runId", "scope", "expiresOn"}. ``scope``: "write" or "read"."""
+        body = {"scope": scope}
+        if ttl_minutes is not None:
+            body["ttlMinutes"] = int(ttl_minutes)
+        return self._api("POST", "/manage/runs/%s/tokens" % _q(run_id), body, ok=(200, 201), admin=True).json()
+
+    def revoke_tokens(self, run_id):
+        """Revokes every token issued for the run so far."""
+        resp = self._api("DELETE", "/manage/runs/%s/tokens" % _q(run_id), ok=(200, 202, 204), admin=True)
+        return resp.json() or {"runId": run_id, "revoked": True}
+
     # ------------------------------------------------------------------ upload
 
     def upload_checkpoint(self, run_id, step, files_or_dir, metrics=None, rank=0, world_size=1, *,
-                          metadata=None, prefix=None, sha256=True):
-        """Uploads this rank's files of checkpoint ``step``; with ``world_size == 1`` also commits.
+                          metadata=None, prefix=None, sha256=True, commit=None):
+        """Uploads this rank's files of checkpoint ``step``; with ``world_size == 1`` also commits
+        (``commit`` True/False says so explicitly).
 
         ``files_or_dir``: a directory (every file under it), one file, a mapping
         {checkpoint path: local file} or a list of local files. With ``world_size > 1`` paths go
-        under ``rank-NNNNN/`` unless ``prefix`` says otherwise (``prefix=""`` for none).
+        under ``rank-NNNNN/`` unless ``prefix`` says otherwise (``prefix=""`` for none). Names the
+        service refuses (``__0_0.distcp``, ``epoch=0-step=9.ckpt``) are stored escaped
+        (ckptvault.paths) and restored by download_checkpoint.
 
         Returns {"runId", "step", "rank", "files": [{"path", "size", "etag", "sha256"}],
         "checkpoint": the committed checkpoint, or None when another rank commits}.
@@ -157,7 +219,9 @@ class CheckpointClient:
         files = _collect(files_or_dir, prefix)
         entries = self._upload_files(run_id, step, files, sha256)
         result = {"runId": run_id, "step": int(step), "rank": rank, "files": entries, "checkpoint": None}
-        if world_size == 1:
+        if commit is None:
+            commit = world_size == 1
+        if commit:
             result["checkpoint"] = self.commit(run_id, step, {"files": entries, "metrics": metrics,
                                                               "metadata": metadata})
         return result
@@ -201,12 +265,12 @@ class CheckpointClient:
             _check_size(rel, local, size, len(data))
             if hasher:
                 hasher.update(data)
+            book.finishing(rel)
             resp = self._blob_call(book, rel, "PUT", "", data, {"x-ms-blob-type": "BlockBlob"},
                                    "Put Blob " + rel)
             progress.add(len(data))
         else:
             resp = self._upload_blocks(book, rel, local, size, hasher, progress)
-        book.done(rel)
         entry = {"path": rel, "size": size, "etag": resp.header("etag")}
         if hasher:
             entry["sha256"] = hasher.hexdigest()
@@ -241,6 +305,7 @@ class CheckpointClient:
         _check_size(rel, local, size, read)
         xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>%s</BlockList>" % "".join(
             "<Latest>%s</Latest>" % b for b in block_ids)
+        book.finishing(rel)
         return self._blob_call(book, rel, "PUT", "&comp=blocklist", xml.encode("utf-8"),
                                {"content-type": "application/xml"}, "Put Block List " + rel)
 
@@ -275,7 +340,7 @@ class CheckpointClient:
         root = os.path.abspath(dest_dir)
         progress = self._progress("download %s step %s" % (run_id, number), sum(f["size"] for f in wanted))
         try:
-            futures = [self._files.submit(self._download_file, book, f, _local_path(root, f["path"]),
+            futures = [self._files.submit(self._download_file, book, f, _local_path(root, decode_path(f["path"])),
                                           verify, progress) for f in wanted]
             _results(futures)
         finally:
@@ -342,13 +407,34 @@ class CheckpointClient:
 
     # ------------------------------------------------------------------ plumbing
 
+    def _pages(self, route, key, limit, query, admin=False):
+        """Up to ``limit`` items of a listing, page after page (the service gives at most 1000)."""
+        items = []
+        continuation = None
+        while True:
+            params = {k: v for k, v in query.items() if v}
+            params["limit"] = str(min(1000, limit - len(items)))
+            if continuation:
+                params["continuation"] = continuation
+            page = self._api("GET", route + "?" + urllib.parse.urlencode(params), admin=admin).json()
+            items.extend(page.get(key) or [])
+            continuation = page.get("next")
+            if not continuation or len(items) >= limit:
+                return {key: items[:limit], "next": continuation}
+
     def _checkpoint_route(self, run_id, step):
         return "/runs/%s/checkpoints/%d" % (_q(run_id), int(step))
 
-    def _api(self, method, route, body=None, ok=(200,)):
+    def _api(self, method, route, body=None, ok=(200,), admin=False):
         url = self.api_url + route
         headers = {"accept": "application/json"}
-        if self.function_key:
+        # Each route gets the one credential it accepts: admin routes the admin key, run routes the
+        # run token; the function key only where neither is set (deployments without tokens).
+        if admin and self.admin_key:
+            headers["x-functions-key"] = self.admin_key
+        elif not admin and self.token:
+            headers["authorization"] = "Bearer " + self.token
+        elif self.function_key:
             headers["x-functions-key"] = self.function_key
         data = None
         if body is not None:
@@ -397,7 +483,7 @@ class CheckpointClient:
                 return resp
             if resp.status == 403 and refreshes < 3 and _auth_failed(resp):
                 refreshes += 1
-                book.refresh(generation)
+                book.refresh(generation, rel)
                 continue
             attempt += 1
             if resp.status in RETRYABLE_STATUS and attempt < self.retry.attempts:
@@ -426,44 +512,51 @@ class _UrlBook:
         self._pending = None if pending is None else set(pending)
         self._lock = threading.Lock()
         self._generation = 0
-        self._urls = {}
+        self._urls = {}  # path -> (url, generation of the fetch that issued it)
         self._deadline = None
         self.refreshes = 0
         with self._lock:
             self._load()
 
-    def _load(self):
+    def _load(self, extra=()):
         received = self._clock()
-        pending = None if self._pending is None else sorted(self._pending)
-        if pending == []:
-            return
+        pending = None
+        if self._pending is not None:
+            pending = sorted(self._pending | set(extra))
+            if not pending:
+                return
         urls, expires_on, server_date = self._fetch(pending)
         lifetime = _lifetime_seconds(expires_on, urls, server_date)
-        self._urls = urls
-        self._deadline = None if lifetime is None else received + lifetime - min(self._margin, lifetime / 2)
         self._generation += 1
+        # Merged: a file left out of this renewal (its last write is under way) keeps its URL.
+        self._urls.update((rel, (url, self._generation)) for rel, url in urls.items())
+        self._deadline = None if lifetime is None else received + lifetime - min(self._margin, lifetime / 2)
 
     def url(self, rel):
+        """(URL, its generation) for ``rel``, renewed first when the URLs are about to expire."""
         with self._lock:
             if self._deadline is not None and self._clock() >= self._deadline:
                 self.refreshes += 1
                 self._load()
-            url = self._urls.get(rel)
+            url, generation = self._urls.get(rel) or (None, None)
             if not url:
                 raise CheckpointError("NoUrl", "the service gave no URL for %s" % rel)
-            return url, self._generation
+            return url, generation
 
-    def done(self, rel):
-        """``rel`` is written: later renewals no longer ask for it."""
+    def finishing(self, rel):
+        """``rel``'s last write (Put Blob, Put Block List) is about to be sent: renewals stop asking
+        for it, since asking discards what is stored and that write may land first."""
         with self._lock:
             if self._pending is not None:
                 self._pending.discard(rel)
 
-    def refresh(self, generation):
+    def refresh(self, generation, rel):
+        """Storage refused ``rel``'s URL of ``generation``: new URLs, for ``rel`` too (the refused
+        write did not happen), unless another thread renewed ``rel``'s URL meanwhile."""
         with self._lock:
-            if generation == self._generation:  # another thread may have renewed them already
+            if self._urls.get(rel, (None, generation))[1] == generation:
                 self.refreshes += 1
-                self._load()
+                self._load(extra=(rel,))
 
 
 class _Progress:
@@ -484,10 +577,7 @@ class _Progress:
             now = time.monotonic()
             if self.show and (now - self.printed >= 0.2 or done >= self.total):
                 self.printed = now
-                rate = done / MiB / max(now - self.started, 1e-6)
-                pct = 100.0 * done / self.total if self.total else 100.0
-                sys.stderr.write("\r%s: %.1f/%.1f MiB (%.0f%%) %.1f MiB/s " % (
-                    self.label, done / MiB, self.total / MiB, pct, rate))
+                sys.stderr.write("\r" + progress_line(self.label, done, self.total, now - self.started))
                 sys.stderr.flush()
         if self.callback:
             self.callback(done, self.total)
@@ -496,6 +586,40 @@ class _Progress:
         if self.show and self.printed:
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+def progress_line(label, done, total, elapsed, width=24):
+    """``label [#####-----]  12.0/48.0 MiB  25%  6.0 MiB/s  0:06 left`` (no newline)."""
+    fraction = done / total if total else 1.0
+    filled = int(round(width * min(1.0, fraction)))
+    rate = done / max(elapsed, 1e-6)
+    if done >= total:
+        left = "done in %s" % _clock(elapsed)
+    elif rate > 0:
+        left = "%s left" % _clock((total - done) / rate)
+    else:
+        left = "--:-- left"
+    return "%s [%s%s] %6.1f/%.1f MiB %3.0f%% %6.1f MiB/s  %s " % (
+        label, "#" * filled, "-" * (width - filled), done / MiB, total / MiB, 100.0 * fraction, rate / MiB, left)
+
+
+def size_text(n):
+    """``293.0 KiB``: a byte count for people."""
+    if n is None:
+        return ""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024
+    return "%.1f TiB" % n
+
+
+def _clock(seconds):
+    seconds = int(seconds + 0.5)
+    if seconds >= 3600:
+        return "%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+    return "%d:%02d" % (seconds // 60, seconds % 60)
 
 
 def manifest_from(rank_results, metrics=None, metadata=None):
@@ -545,7 +669,7 @@ def _collect(files_or_dir, prefix):
         pairs = [(os.path.basename(os.fspath(p)), os.fspath(p)) for p in files_or_dir]
     if not pairs:
         raise ValueError("no files to upload in %r" % (files_or_dir,))
-    out = [(prefix + rel, local) for rel, local in pairs]
+    out = [(prefix + encode_path(rel), local) for rel, local in pairs]
     seen = set()
     for rel, _ in out:
         if rel in seen:
@@ -572,23 +696,28 @@ def _verify(rel, local, size, sha256):
     if actual_size != size:
         raise CheckpointError("SizeMismatch", "%s: expected %d bytes, got %d" % (rel, size, actual_size))
     if sha256:
-        hasher = hashlib.sha256()
-        with open(local, "rb") as fh:
-            for chunk in iter(lambda: fh.read(MiB), b""):
-                hasher.update(chunk)
-        if hasher.hexdigest() != sha256.lower():
-            raise CheckpointError("Sha256Mismatch", "%s: sha256 %s, manifest says %s" % (
-                rel, hasher.hexdigest(), sha256))
+        actual = file_sha256(local)
+        if actual != sha256.lower():
+            raise CheckpointError("Sha256Mismatch", "%s: sha256 %s, manifest says %s" % (rel, actual, sha256))
+
+
+def file_sha256(path):
+    hasher = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(MiB), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def _results(futures):
     """Every future's result; on the first failure the rest are cancelled and the failure raised."""
     try:
         return [f.result() for f in futures]
-    except BaseException:
+    except BaseException as e:
         for f in futures:
             f.cancel()
-        concurrent.futures.wait(futures)
+        if not isinstance(e, KeyboardInterrupt):  # Ctrl-C leaves at once, not after the running requests
+            concurrent.futures.wait(futures)
         raise
 
 
@@ -631,6 +760,25 @@ def _parse_time(text):
             return email.utils.parsedate_to_datetime(text).timestamp()
         except (TypeError, ValueError):
             return None
+
+
+def _check_transport(api_url, credential):
+    """A valid http(s) URL; a credential goes over plain http only to this machine."""
+    parts = urllib.parse.urlsplit(api_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("base URL must be http(s)://host[:port], got %r" % api_url[: -len("/api")])
+    if credential and parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError("refusing to send a credential over plain http to %s: use https:// (http is "
+                         "allowed only for 127.0.0.0/8, ::1 and localhost)" % parts.hostname)
+
+
+def _is_loopback(host):
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _q(segment):

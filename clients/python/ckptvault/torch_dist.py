@@ -3,6 +3,10 @@ every rank's (path, size, eTag, sha256) and commits; every rank learns the outco
 
 Optional: importing this module needs torch; ``ckptvault`` itself does not. Every function here is
 a collective: call it on every rank of ``group``, from the thread that runs the other collectives.
+
+Credentials travel with the client: give every rank ``CheckpointClient(url, token=...)`` with the
+run's write token (or set ``CKPT_TOKEN`` in the job's environment, which the client reads when no
+credential is passed). No app-wide key is needed on a training node.
 """
 
 import torch.distributed as dist

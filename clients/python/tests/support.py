@@ -5,20 +5,26 @@ PythonClientIT during `mvn verify`, or by hand against scripts/run-local.sh). Fa
 on the wire by FaultProxy, never by patching the client.
 """
 
+import hashlib
 import http.client
 import json
 import os
 import re
+import signal
+import socket
+import subprocess
 import sys
 import threading
+import time
 import unittest
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+CLIENT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, CLIENT_DIR)
 
-from ckptvault import CheckpointClient, RetryPolicy  # noqa: E402
+from ckptvault import CheckpointClient, CheckpointError, RetryPolicy  # noqa: E402
 
 BASE_URL = os.environ.get("CKPT_BASE_URL")
 FUNCTION_KEY = os.environ.get("CKPT_FUNCTION_KEY")
@@ -41,6 +47,16 @@ def client(base_url=None, **kwargs):
     kwargs.setdefault("retry", RetryPolicy(attempts=5, base_delay=0.05, max_delay=0.5))
     kwargs.setdefault("progress", False)
     return CheckpointClient(base_url or BASE_URL, FUNCTION_KEY, **kwargs)
+
+
+def payload(size, seed):
+    """Deterministic, incompressible-looking bytes of ``size``."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(b"%d-%d" % (seed, counter)).digest()
+        counter += 1
+    return bytes(out[:size])
 
 
 def write_files(root, files):
@@ -66,12 +82,13 @@ def read_tree(root):
 class Exchange:
     """One request through the proxy, as the rules and the tests see it."""
 
-    def __init__(self, method, kind, path, query, body):
+    def __init__(self, method, kind, path, query, body, headers=None):
         self.method = method
         self.kind = kind  # "api" or "blob"
         self.path = path
         self.query = query
         self.body = body
+        self.headers = headers or {}  # request headers, names in lower case
         self.status = None
 
     def params(self):
@@ -111,7 +128,13 @@ class FaultProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                # A client killed on purpose (kill -9, Ctrl-C) leaves its connection broken: not news.
+                if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                    super().handle_error(request, client_address)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -169,7 +192,8 @@ class FaultProxy:
             kind, (scheme, netloc), path = "blob", self.origins[int(m.group(1))], m.group(2)
         else:
             kind, scheme, netloc, path = "api", self.api.scheme, self.api.netloc, parts.path
-        ex = Exchange(handler.command, kind, path, parts.query, body)
+        ex = Exchange(handler.command, kind, path, parts.query, body,
+                      {k.lower(): v for k, v in handler.headers.items()})
         with self._lock:
             self.log.append(ex)
             self.active += 1
@@ -216,3 +240,227 @@ class FaultProxy:
             return resp.status, {k: v for k, v in resp.getheaders()}, data
         finally:
             conn.close()
+
+
+# ------------------------------------------------------------------------------ the command line
+
+
+def cli_env(url=None, **extra):
+    """Environment for a ``python -m ckptvault`` child: this checkout's client, no stray credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CKPT_")}
+    env["PYTHONPATH"] = CLIENT_DIR + os.pathsep + env.get("PYTHONPATH", "")
+    env["CKPT_URL"] = url or BASE_URL
+    env.update({k: v for k, v in extra.items() if v is not None})
+    return env
+
+
+def cli_command(*args):
+    return [sys.executable, "-m", "ckptvault", *[str(a) for a in args]]
+
+
+def run_cli(*args, url=None, env=None, timeout=120):
+    """Runs the CLI to its end: CompletedProcess with text stdout/stderr."""
+    return subprocess.run(cli_command(*args), env=env or cli_env(url), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    """Polls ``predicate`` until it returns something truthy; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.02
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
+def closed_port():
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------------------ sync under kill -9
+
+
+def is_commit(ex):
+    return ex.kind == "api" and ex.method == "POST" and ex.path.endswith("/commit")
+
+
+def is_uploads(ex):
+    return ex.kind == "api" and ex.method == "POST" and ex.path.endswith("/uploads")
+
+
+def exchange_step(ex):
+    """The checkpoint step an exchange is about (API route or blob name), or None."""
+    m = re.search(r"/checkpoints/(\d+)(?:/|$)", ex.path) or re.search(r"/step-(\d{12})/", ex.path)
+    return int(m.group(1)) if m else None
+
+
+def describe(ex):
+    if ex.kind == "blob":
+        what = "Put Block List" if "comp=blocklist" in ex.query else "Put Block" if "comp=block" in ex.query \
+            else "%s blob" % ex.method
+        return "%s %s" % (what, ex.path.split("/step-")[-1])
+    return "%s %s" % (ex.method, ex.path)
+
+
+class KillingSync:
+    """Runs `ckptvault sync` (a real process) with its traffic through a FaultProxy, and SIGKILLs it
+    at seeded points: at the n-th exchange of a launch, inside the k-th block upload, or right after
+    the service accepted a commit (the answer never arrives). Points are chosen from ``seed``, so a
+    run is repeatable up to thread scheduling; every kill is recorded in ``kills``."""
+
+    def __init__(self, test, run, watch, args, seed):
+        import random
+        self.test = test
+        self.run = run
+        self.watch = watch
+        self.args = [str(a) for a in args]
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.proxy = FaultProxy(BASE_URL)
+        test.addCleanup(self.proxy.close)
+        self.kills = []
+        self.launches = 0
+        self.proc = None
+        self.spec = None
+        self._lock = threading.Lock()
+        self._n = 0
+        self._blocks = 0
+        self._commits = 0
+        self.proxy.before.append(self._before)
+        self.proxy.after.append(self._after)
+
+    def random_spec(self):
+        """One kill point: ("any", n), ("block", k) or ("commit",), each with a phase."""
+        kind = self.rng.choice(["any", "block", "commit"])
+        if kind == "any":
+            return ("any", self.rng.randint(1, 14), self.rng.choice(["before", "after"]))
+        if kind == "block":
+            return ("block", self.rng.randint(1, 6), self.rng.choice(["before", "after"]))
+        return ("commit", 1, self.rng.choice(["before", "after"]))
+
+    def start(self, spec=None, once=False, log=None):
+        with self._lock:
+            self.spec = spec
+            self._n = self._blocks = self._commits = 0
+            self.launches += 1
+        cmd = cli_command("sync", "--run", self.run, "--watch", self.watch, *self.args, *(["--once"] if once else []))
+        self.proc = subprocess.Popen(cmd, env=cli_env(self.proxy.base_url), stdout=subprocess.PIPE,
+                                     stderr=log if log is not None else subprocess.DEVNULL, text=True)
+        self.test.addCleanup(self._reap, self.proc)
+        return self.proc
+
+    @staticmethod
+    def _reap(proc):
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+
+    def _before(self, ex):
+        with self._lock:
+            self._n += 1
+            ex.launch = self.launches
+            if self.spec is None:
+                return None
+            kind, n, phase = self.spec
+            if kind == "block" and ex.kind == "blob" and "comp=block&" in ex.query + "&":
+                self._blocks += 1
+            if kind == "commit" and is_commit(ex):
+                self._commits += 1
+            hit = ((kind == "any" and self._n == n) or (kind == "block" and self._blocks == n
+                                                        and "comp=block&" in ex.query + "&")
+                   or (kind == "commit" and self._commits == n and is_commit(ex)))
+            if not hit:
+                return None
+            self.spec = None
+            if phase == "after":
+                ex.kill_after = True
+                return None
+        self._kill(ex, "before it reached the service")
+        return 503, {}, b""
+
+    def _after(self, ex, status, headers, body):
+        if getattr(ex, "kill_after", False):
+            self._kill(ex, "after the service answered %d" % status)
+        return status, headers, body
+
+    def _kill(self, ex, when):
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.kills.append("launch %d: SIGKILL at exchange %d, %s, %s" % (ex.launch, self._n, describe(ex), when))
+        ex.killed_before = when.startswith("before")
+
+
+def kill_seed(label):
+    """The seed of a kill test: CKPT_SYNC_SEED when set (to repeat a run), else a fresh one; printed."""
+    import random
+    seed = int(os.environ.get("CKPT_SYNC_SEED") or random.SystemRandom().randrange(1 << 31))
+    sys.stderr.write("\n[%s] seed %d (repeat with CKPT_SYNC_SEED=%d)\n" % (label, seed, seed))
+    return seed
+
+
+def report_kills(label, killer):
+    sys.stderr.write("[%s] seed %d: %d kills\n  %s\n" % (label, killer.seed, len(killer.kills),
+                                                      "\n  ".join(killer.kills)))
+
+
+def read_log(log):
+    log.flush()
+    log.seek(0)
+    return log.read()
+
+
+def checkpoint_states(run):
+    """{step: state} of every checkpoint of ``run`` on the service."""
+    with client() as c:
+        try:
+            return {cp["step"]: cp["state"] for cp in c.checkpoints(run, limit=1000)["checkpoints"]}
+        except CheckpointError as e:
+            if e.status == 404:  # a run the service does not know yet has no checkpoints
+                return {}
+            raise
+
+
+def assert_synced(test, run, local_dirs, unfinished, exchanges):
+    """What a user checks after sync: every finished checkpoint (``local_dirs``: {step: local folder})
+    is COMMITTED with exactly its local bytes (downloaded, sha256 verified, compared); each step was
+    committed with one manifest only, and never uploaded again once committed; nothing of an
+    ``unfinished`` step ever reached the service. ``exchanges``: the proxy's log of the sync's
+    traffic (None when the sync did not go through a proxy: the service-side checks only)."""
+    import tempfile
+    states = checkpoint_states(run)
+    test.assertEqual({s: "COMMITTED" for s in local_dirs}, {s: states.get(s) for s in local_dirs})
+    for step in unfinished:
+        test.assertNotIn(step, states, "unfinished step %d reached the service" % step)
+    with client() as c, tempfile.TemporaryDirectory(prefix="ckptvault-verify-") as tmp:
+        for step, folder in sorted(local_dirs.items()):
+            dest = os.path.join(tmp, str(step))
+            c.download_checkpoint(run, step, dest)
+            local = read_tree(folder)
+            local.pop(".ckptvault-sync-%s.json" % run, None)
+            test.assertEqual({k: hashlib.sha256(v).hexdigest() for k, v in local.items()},
+                             {k: hashlib.sha256(v).hexdigest() for k, v in read_tree(dest).items()},
+                             "step %d: committed content differs from %s" % (step, folder))
+    if exchanges is None:
+        return
+    for step in local_dirs:
+        reached = [ex for ex in exchanges if is_commit(ex) and exchange_step(ex) == step
+                   and not getattr(ex, "killed_before", False)]
+        manifests = {json.dumps(json.loads(ex.body), sort_keys=True) for ex in reached}
+        test.assertEqual(1, len(manifests), "step %d: commits with %d different manifests" % (step, len(manifests)))
+        first_committed = next((i for i, ex in enumerate(exchanges) if is_commit(ex) and exchange_step(ex) == step
+                                and ex.status == 200), None)
+        test.assertIsNotNone(first_committed, "step %d: no commit answered 200" % step)
+        again = [describe(ex) for ex in exchanges[first_committed + 1:]
+                 if is_uploads(ex) and exchange_step(ex) == step]
+        test.assertEqual([], again, "step %d was uploaded again after it was committed" % step)
+    for step in unfinished:
+        test.assertEqual([], [describe(ex) for ex in exchanges if exchange_step(ex) == step])

@@ -10,23 +10,13 @@ import time
 import unittest
 import urllib.parse
 
-from support import (FaultProxy, KiB, client, new_run_id, read_tree, require_stack, write_files)
+from support import (FaultProxy, KiB, client, new_run_id, payload, read_tree, require_stack, write_files)
 
 from ckptvault import CheckpointError, manifest_from
 
 
 def setUpModule():
     require_stack()
-
-
-def payload(size, seed):
-    """Deterministic, incompressible-looking bytes of ``size``."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(b"%d-%d" % (seed, counter)).digest()
-        counter += 1
-    return bytes(out[:size])
 
 
 def is_put_block(ex):
@@ -158,6 +148,20 @@ class RetryTest(TempDirs):
         self.assertNotIn("sig=", str(caught.exception), "no SAS signature in error messages")
 
 
+def spoil_first_uploads_answer():
+    """An ``after`` rule spoiling the signatures of the first URLs the service hands out: storage
+    then refuses them for real."""
+    spoiled = []
+
+    def rule(ex, status, headers, body):
+        if is_uploads_call(ex) and not spoiled:
+            spoiled.append(ex)
+            body = body.replace(b"sig=", b"sig=AAAA")
+        return status, headers, body
+
+    return rule
+
+
 class UrlRefreshTest(TempDirs):
     def test_url_refused_by_storage_mid_upload_is_renewed_from_the_service(self):
         # Storage refuses an expired SAS and a bad signature alike (403 AuthenticationFailed on
@@ -167,15 +171,7 @@ class UrlRefreshTest(TempDirs):
         files = {"model.bin": payload(4 * 64 * KiB, 5)}
         src = write_files(self.folder("src"), files)
         proxy = self.proxy()
-        spoiled = []
-
-        def spoil_first_uploads_answer(ex, status, headers, body):
-            if is_uploads_call(ex) and not spoiled:
-                spoiled.append(ex)
-                body = body.replace(b"sig=", b"sig=AAAA")
-            return status, headers, body
-
-        proxy.after.append(spoil_first_uploads_answer)
+        proxy.after.append(spoil_first_uploads_answer())
         with client(proxy.base_url, max_workers=1) as c:
             result = c.upload_checkpoint(run, 3, src)
 
@@ -187,6 +183,21 @@ class UrlRefreshTest(TempDirs):
         with client() as c:
             c.download_checkpoint(run, 3, self.folder("dest"))
         self.assertEqual(files, read_tree(self.folder("dest")))
+
+    def test_a_refused_last_write_gets_a_renewed_url_for_its_file(self):
+        # A Put Blob (and a Put Block List) is a file's last write: renewals otherwise leave that file
+        # out, but when storage refuses the write itself, its file needs the new URL.
+        run = new_run_id("refused-last")
+        files = {"small.bin": payload(1000, 13)}
+        proxy = self.proxy()
+        proxy.after.append(spoil_first_uploads_answer())
+        with client(proxy.base_url) as c:
+            result = c.upload_checkpoint(run, 6, write_files(self.folder("src"), files))
+        self.assertEqual("COMMITTED", result["checkpoint"]["state"])
+        puts = [ex.status for ex in proxy.exchanges(lambda ex: ex.kind == "blob" and ex.method == "PUT")]
+        self.assertEqual([403, 201], puts)
+        asked = [[f["path"] for f in json.loads(ex.body)["files"]] for ex in proxy.exchanges(is_uploads_call)]
+        self.assertEqual([["small.bin"], ["small.bin"]], asked)
 
     def test_urls_are_renewed_before_they_expire_during_a_long_upload(self):
         # The client's clock jumps 29 minutes after the first block of a 30-minute URL: the next
@@ -222,14 +233,20 @@ class UrlRefreshTest(TempDirs):
         proxy = self.proxy()
         skew = [0.0]
         small_written = threading.Event()
+        renewed = threading.Event()
 
         def after(ex, status, headers, body):
             if ex.kind == "blob" and ex.method == "PUT" and ex.path.endswith("/small.bin") and status == 201:
                 skew[0] = 29 * 60.0  # the URLs are about to expire: the next URL lookup renews them
                 small_written.set()
+                # The worst moment: small.bin is stored but its writer has not heard so yet while
+                # big.bin's next block renews the URLs. The renewal must not name small.bin.
+                renewed.wait(10)
             return status, headers, body
 
         def before(ex):
+            if is_uploads_call(ex) and small_written.is_set():
+                renewed.set()
             # Hold the big file's later blocks until the small file is written, whatever the order.
             if ex.kind == "blob" and ex.path.endswith("/big.bin") and "blockid=" in (ex.query or "") \
                     and not ex.query.endswith(urllib.parse.quote(base64.b64encode(b"%08d" % 0).decode(), safe="")):
@@ -238,7 +255,7 @@ class UrlRefreshTest(TempDirs):
 
         proxy.after.append(after)
         proxy.before.append(before)
-        with client(proxy.base_url, max_workers=1, url_minutes=30, refresh_margin=120,
+        with client(proxy.base_url, max_workers=1, url_minutes=30, refresh_margin=120, commit_timeout=20,
                     clock=lambda: time.time() + skew[0]) as c:
             result = c.upload_checkpoint(run, 5, src)
 

@@ -1,21 +1,27 @@
 """The example PyTorch trainer, SIGKILLed mid-run and restarted, ends bit-identical to an
-uninterrupted run. Needs Debian's python3-torch, seen by /usr/bin/python3 only."""
+uninterrupted run. Needs Debian's python3-torch, seen by /usr/bin/python3 only.
+
+Shards are padded to 1 MiB and sent as 256 KiB blocks, so the first kill lands inside a block
+upload; the second lands right after the service accepted a commit whose answer the trainer never
+gets. Both kills are chosen on the wire by the FaultProxy, not by timing.
+"""
 
 import hashlib
 import os
 import signal
 import subprocess
 import tempfile
-import time
+import threading
 import unittest
 
-from support import client, new_run_id, require_stack
+from support import BASE_URL, FaultProxy, client, exchange_step, is_commit, new_run_id, require_stack
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 TRAINER = os.path.join(REPO, "examples", "pytorch", "train.py")
 TORCH_PYTHON = os.environ.get("CKPT_TORCH_PYTHON", "/usr/bin/python3")
 STEPS = 30
 EVERY = 5
+SHARD = ["--shard-mib", "1", "--block-kib", "256"]  # a shard is 4+ blocks
 
 
 def torch_missing():
@@ -45,16 +51,43 @@ class KillAndResumeTest(unittest.TestCase):
         self.client = client()
         self.addCleanup(self.client.close)
 
-    def trainer(self, run, name, *extra):
-        cmd = [TORCH_PYTHON, TRAINER, "--base-url", self.client.api_url[: -len("/api")], "--run-id", run,
-               "--steps", str(STEPS), "--every", str(EVERY), "--workdir", os.path.join(self.tmp, name),
-               "--out", os.path.join(self.tmp, name + ".bin"), *extra]
+    def trainer(self, run, name, base_url=BASE_URL):
+        cmd = [TORCH_PYTHON, TRAINER, "--base-url", base_url, "--run-id", run, "--steps", str(STEPS),
+               "--every", str(EVERY), "--workdir", os.path.join(self.tmp, name),
+               "--out", os.path.join(self.tmp, name + ".bin"), *SHARD]
         log = open(os.path.join(self.tmp, name + ".log"), "w+")
         self.addCleanup(log.close)
         # Its own session: the kill takes the launcher and both rank processes, like a lost node.
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.addCleanup(self._reap, proc)
         return proc, log
+
+    def killed_on_the_wire(self, run, name, predicate, phase):
+        """Runs the trainer through a proxy that SIGKILLs its whole process group at the first
+        exchange matching ``predicate``: before forwarding it, or after the service answered."""
+        proxy = FaultProxy(BASE_URL)
+        self.addCleanup(proxy.close)
+        proc, log = self.trainer(run, name, proxy.base_url)
+        fired = threading.Event()
+
+        def kill(ex):
+            if not fired.is_set() and predicate(ex):
+                fired.set()
+                os.killpg(proc.pid, signal.SIGKILL)
+                return True
+            return False
+
+        if phase == "before":
+            proxy.before.append(lambda ex: (503, {}, b"") if kill(ex) else None)
+        else:
+            proxy.after.append(lambda ex, status, headers, body: (kill(ex), (status, headers, body))[1])
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            self.fail("trainer %s was not killed:\n%s" % (name, self.output(log)))
+        self.assertTrue(fired.is_set(), "trainer %s ended before the kill point:\n%s" % (name, self.output(log)))
+        self.assertEqual(-signal.SIGKILL, proc.returncode)
+        return log
 
     @staticmethod
     def _reap(proc):
@@ -80,31 +113,28 @@ class KillAndResumeTest(unittest.TestCase):
     def test_sigkilled_run_resumes_from_latest_committed_and_ends_bit_identical(self):
         run_a = new_run_id("torch-a")
         run_b = new_run_id("torch-b")
+        proc_a, log_a = self.trainer(run_a, "a")  # uninterrupted, meanwhile
 
-        # B runs slowly so it can be killed mid-run; A runs meanwhile, uninterrupted.
-        proc_b, log_b = self.trainer(run_b, "b1", "--step-delay", "0.2")
-        proc_a, log_a = self.trainer(run_a, "a")
+        blocks = []
 
-        deadline = time.monotonic() + 300
-        latest = None
-        while time.monotonic() < deadline and proc_b.poll() is None:
-            latest = self.client.latest(run_b)
-            if latest is not None and latest["step"] >= 2 * EVERY:
-                break
-            time.sleep(0.2)
-        self.assertIsNone(proc_b.poll(), "B ended before it could be killed:\n" + self.output(log_b))
-        self.assertIsNotNone(latest, "B committed nothing in time:\n" + self.output(log_b))
-        os.killpg(proc_b.pid, signal.SIGKILL)
-        proc_b.wait()
-        killed_at = self.client.latest(run_b)["step"]
-        self.assertLess(killed_at, STEPS, "B was killed before its last checkpoint")
+        def second_block_of_step_15(ex):
+            if ex.kind == "blob" and "comp=block&" in ex.query + "&" and exchange_step(ex) == 15:
+                blocks.append(ex)
+            return len(blocks) == 2
 
-        proc_b2, log_b2 = self.trainer(run_b, "b2")
-        final_b, text_b = self.finish(proc_b2, log_b2, "b2")
+        self.killed_on_the_wire(run_b, "b1", second_block_of_step_15, "before")
+        self.assertEqual(10, self.client.latest(run_b)["step"], "step 15 was not committed")
+
+        log_b2 = self.killed_on_the_wire(run_b, "b2", lambda ex: is_commit(ex) and exchange_step(ex) == 20, "after")
+        self.assertIn("[rank 0] resumed from step 10", self.output(log_b2))
+        self.assertEqual(20, self.client.latest(run_b)["step"], "the commit the trainer never heard of counts")
+
+        proc_b3, log_b3 = self.trainer(run_b, "b3")
+        final_b, text_b = self.finish(proc_b3, log_b3, "b3")
         final_a, _ = self.finish(proc_a, log_a, "a")
 
-        self.assertIn("[rank 0] resumed from step %d" % killed_at, text_b)
-        self.assertIn("[rank 1] resumed from step %d" % killed_at, text_b)
+        self.assertIn("[rank 0] resumed from step 20", text_b)
+        self.assertIn("[rank 1] resumed from step 20", text_b)
         self.assertTrue(final_a, "A wrote its parameters")
         self.assertEqual(hashlib.sha256(final_a).hexdigest(), hashlib.sha256(final_b).hexdigest(),
                          "resumed run B ends with the same parameter bytes as run A")
@@ -113,6 +143,7 @@ class KillAndResumeTest(unittest.TestCase):
         latest = self.client.latest(run_b)
         self.assertEqual(STEPS, latest["step"])
         self.assertEqual(["rank-00000/shard.pt", "rank-00001/shard.pt"], sorted(f["path"] for f in latest["files"]))
+        self.assertTrue(all(f["size"] >= 2 * 256 * 1024 for f in latest["files"]), "every shard is 2+ blocks")
         self.assertTrue(all(f.get("sha256") for f in latest["files"]), "the manifest carries sha256 values")
 
 
