@@ -344,6 +344,41 @@ class RunAccessTest {
     }
 
     @Test
+    void twoRotationsAtOnceBothTakeEffectAndNoKeyIsLost() throws Exception {
+        MutableClock own = new MutableClock(Instant.parse("2026-05-02T00:00:00Z"));
+        Map<String, String> settings = Map.of("CKPT_KEYS_CONTAINER", "rotate-race-keys");
+        TestApp a = AZURITE.app(settings, own);
+        TestApp b = AZURITE.app(settings, own);
+        a.storage.keysContainer().createIfNotExists();
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            String original = a.signingKeys.signingKey().kid();
+            b.signingKeys.signingKey();
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            Future<RunAccess.Rotation> ra = pool.submit(() -> {
+                go.await();
+                return a.access.rotate();
+            });
+            Future<RunAccess.Rotation> rb = pool.submit(() -> {
+                go.await();
+                return b.access.rotate();
+            });
+            go.countDown();
+            Set<String> made = Set.of(ra.get().current(), rb.get().current());
+            assertEquals(2, made.size(), "each rotation made its own key");
+            KeyRing ring = KeyRing.fromJson(a.keys.download(SigningKeyStore.BLOB).orElseThrow());
+            Set<String> kids = new HashSet<>();
+            ring.keys().forEach(k -> kids.add(k.kid()));
+            assertEquals(Set.of(original, ra.get().current(), rb.get().current()), kids, "no key lost: " + ring);
+            assertTrue(made.contains(ring.current()));
+        } finally {
+            pool.shutdownNow();
+            a.close();
+            b.close();
+        }
+    }
+
+    @Test
     void aMissingKeysContainerIsNamed() {
         TestApp app = AZURITE.app(Map.of("CKPT_KEYS_CONTAINER", "never-created"), clock);
         app.storage.keysContainer().deleteIfExists();

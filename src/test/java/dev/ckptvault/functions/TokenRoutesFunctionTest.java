@@ -115,6 +115,20 @@ class TokenRoutesFunctionTest {
     }
 
     @Test
+    void withoutATokenNothingIsCreatedForTheRunAskedFor() {
+        LocalHttpResponse r = (LocalHttpResponse) ctx.function(RequestUploadsFunction.class).run(LocalHttpRequest.of(
+                HttpMethod.POST, "/api/runs/ghost-run/checkpoints/1/uploads", Map.of(), "{\"files\":[{\"path\":\"a\"}]}"),
+                "ghost-run", "1");
+        assertEquals(401, r.getStatusCode());
+        LocalHttpResponse other = (LocalHttpResponse) ctx.function(RequestUploadsFunction.class).run(LocalHttpRequest.of(
+                HttpMethod.POST, "/api/runs/ghost-run/checkpoints/1/uploads", Map.of(), "{\"files\":[{\"path\":\"a\"}]}",
+                bearer("capped", Scope.WRITE, Duration.ofMinutes(5))), "ghost-run", "1");
+        assertEquals(403, other.getStatusCode());
+        assertTrue(ctx.store.list("ghost-run/", false).isEmpty(), "the run was not created");
+        assertTrue(ctx.index.run(new RunId("ghost-run")).isEmpty(), "nor indexed");
+    }
+
+    @Test
     void aReadTokenOnACommitIs403BeforeTheManifestIsRead() {
         LocalHttpResponse r = (LocalHttpResponse) ctx.function(CommitCheckpointFunction.class).run(LocalHttpRequest.of(
                 HttpMethod.POST, "/api/runs/capped/checkpoints/9/commit", Map.of(), "{not json",
