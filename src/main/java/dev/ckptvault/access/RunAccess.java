@@ -16,6 +16,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.logging.Logger;
 
@@ -57,7 +58,7 @@ public final class RunAccess {
             }
         }
         JsonNode s = body.get("scope");
-        Scope scope = (s != null && s.isTextual() ? Scope.parse(s.textValue()) : java.util.Optional.<Scope>empty())
+        Scope scope = (s != null && s.isTextual() ? Scope.parse(s.textValue()) : Optional.<Scope>empty())
                 .orElseThrow(() -> new InvalidInputException(ErrorCodes.INVALID_REQUEST,
                         "scope must be \"write\" or \"read\"", "scope"));
         long maxMinutes = maxLifetime.toMinutes();
