@@ -6,6 +6,7 @@ import dev.ckptvault.layout.RelativePath;
 import dev.ckptvault.run.RunRecords;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
@@ -47,6 +48,11 @@ public final class UploadService {
     }
 
     public UploadAnswer issue(CheckpointId id, UploadRequest request) {
+        return issue(id, request, Instant.MAX);
+    }
+
+    /** @param notAfter when the caller's credential expires: no URL issued here outlives it */
+    public UploadAnswer issue(CheckpointId id, UploadRequest request, Instant notAfter) {
         List<RelativePath> paths = new ArrayList<>(request.files().size());
         List<String> blobNames = new ArrayList<>(request.files().size());
         for (int i = 0; i < request.files().size(); i++) {
@@ -71,7 +77,7 @@ public final class UploadService {
         }
         OffsetDateTime now = OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC)
                 .truncatedTo(ChronoUnit.SECONDS);
-        OffsetDateTime expiry = now.plus(lifetime);
+        OffsetDateTime expiry = SasSigner.cappedExpiry(now.plus(lifetime), notAfter);
         List<String> urls = signer.sign(blobNames, SasSigner.Access.WRITE, now.minus(CLOCK_SKEW), expiry);
         List<UploadAnswer.Upload> uploads = new ArrayList<>(paths.size());
         for (int i = 0; i < paths.size(); i++) {

@@ -86,4 +86,26 @@ class CkptConfigTest {
         assertFalse(printed.contains("c2VjcmV0c2VjcmV0"), printed);
         assertFalse(printed.contains("topic-secret"), printed);
     }
+
+    @Test
+    void tokensLiveAWeekAtMostAndTheirKeysHaveAContainerOfTheirOwn() {
+        CkptConfig c = CkptConfig.fromMap(minimal());
+        assertEquals(Duration.ofDays(7), c.tokenMaxLifetime());
+        assertEquals("ckptvault-keys", c.keysContainer());
+        for (Map.Entry<String, String> bad : Map.of(
+                "CKPT_TOKEN_MAX_MINUTES", "0",
+                "CKPT_KEYS_CONTAINER", "Keys_Container").entrySet()) {
+            Map<String, String> env = minimal();
+            env.put(bad.getKey(), bad.getValue());
+            assertEquals(bad.getKey(), assertThrows(ConfigException.class, () -> CkptConfig.fromMap(env)).setting());
+        }
+        Map<String, String> huge = minimal();
+        huge.put("CKPT_TOKEN_MAX_MINUTES", Long.toString(CkptConfig.TOKEN_MAX_MINUTES_LIMIT + 1));
+        assertEquals("CKPT_TOKEN_MAX_MINUTES", assertThrows(ConfigException.class, () -> CkptConfig.fromMap(huge)).setting());
+        Map<String, String> shared = minimal();
+        shared.put("CKPT_KEYS_CONTAINER", "checkpoints");
+        ConfigException e = assertThrows(ConfigException.class, () -> CkptConfig.fromMap(shared));
+        assertEquals("CKPT_KEYS_CONTAINER", e.setting());
+        assertTrue(e.getMessage().contains("CKPT_CONTAINER"), e.getMessage());
+    }
 }

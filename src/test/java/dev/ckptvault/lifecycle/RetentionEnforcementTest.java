@@ -217,7 +217,8 @@ class RetentionEnforcementTest {
         assertEquals("true", metadata.get(CommitRecord.PINNED_METADATA));
 
         LocalHttpResponse plan = (LocalHttpResponse) ctx.function(RetentionPlanFunction.class).run(
-                LocalHttpRequest.of(HttpMethod.GET, "/api/runs/" + run + "/retention/plan", Map.of(), null), run);
+                LocalHttpRequest.of(HttpMethod.GET, "/api/runs/" + run + "/retention/plan", Map.of(), null,
+                        fixture.bearer(run)), run);
         assertEquals(200, plan.getStatusCode());
         assertEquals("[{\"step\":2,\"state\":\"COMMITTED\",\"reasons\":[\"latest\",\"keepLast 1 (#1 newest committed)\"]},"
                 + "{\"step\":1,\"state\":\"COMMITTED\",\"reasons\":[\"pinned\"]}]", json(plan).get("keep").toString());

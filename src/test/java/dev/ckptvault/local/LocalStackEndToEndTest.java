@@ -38,10 +38,11 @@ class LocalStackEndToEndTest {
     void aSimulatedTrainingRunCommitsCrashesRetriesAndResumesThroughTheLocalStack() throws Exception {
         try (LocalStack stack = LocalStack.start(options(null, Optional.of("fn-key-e2e")), Map.of())) {
             String url = "http://127.0.0.1:" + stack.port();
-            assertEquals(401, Http.get(url + "/api/runs").statusCode(), "keys given: FUNCTION routes check them");
+            assertEquals(401, Http.get(url + "/api/runs").statusCode(), "admin routes need the admin key");
 
+            // As a launcher: the admin key issues a write token, the ranks send only the token.
             TrainerSimulation.Report report = TrainerSimulation.run(new TrainerSimulation.Options(URI.create(url), 3, 3,
-                    1024 * 1024, 256 * 1024, "e2e-run", "fn-key-e2e", null, Duration.ofSeconds(120)));
+                    1024 * 1024, 256 * 1024, "e2e-run", null, "admin-key-e2e", null, Duration.ofSeconds(120)));
             System.out.print(report.table());
             assertTrue(report.passed(), report.problems().toString());
             assertTrue(report.rows().stream().anyMatch(r -> r[0].equals("final index state") && r[1].equals("COMMITTED=3")),
@@ -67,6 +68,40 @@ class LocalStackEndToEndTest {
             HttpResponse<String> missing = Http.get(url + "/api/no/such/route");
             assertEquals(404, missing.statusCode());
             assertEquals("NotFound", Json.parse(missing.body(), "r").get("error").get("code").asText());
+        }
+    }
+
+    @Test
+    void withoutAnAdminKeyTheStackMakesOneAndLogsWhereItIsButNotTheKey() throws Exception {
+        List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                logged.add(r.getMessage());
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        java.util.logging.Logger.getLogger("dev.ckptvault").addHandler(capture);
+        try (LocalStack stack = LocalStack.start(new LocalStack.Options(0, null, null, Optional.empty(), Optional.empty(),
+                AzuriteExtension.projectDir(), Duration.ofMillis(200)), Map.of())) {
+            Path file = stack.adminKeyFile().orElseThrow();
+            String key = Files.readString(file).strip();
+            String url = "http://127.0.0.1:" + stack.port();
+            assertEquals(401, Http.get(url + "/api/runs").statusCode());
+            assertEquals(200, Http.send(java.net.http.HttpRequest.newBuilder(URI.create(url + "/api/runs"))
+                    .header("x-functions-key", key).build()).statusCode(), "the key in the file opens admin routes");
+            String all = String.join("\n", logged);
+            assertTrue(all.contains(file.toString()), "the log says where the key is: " + all);
+            assertFalse(all.contains(key), "the log never contains the key");
+        } finally {
+            java.util.logging.Logger.getLogger("dev.ckptvault").removeHandler(capture);
         }
     }
 

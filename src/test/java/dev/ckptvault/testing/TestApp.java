@@ -1,5 +1,8 @@
 package dev.ckptvault.testing;
 
+import dev.ckptvault.access.Revocations;
+import dev.ckptvault.access.RunAccess;
+import dev.ckptvault.access.SigningKeyStore;
 import dev.ckptvault.commit.BlobEventHandler;
 import dev.ckptvault.commit.CheckpointSync;
 import dev.ckptvault.commit.CommitLeases;
@@ -62,6 +65,10 @@ public final class TestApp implements AutoCloseable {
     public final LastEvent lastEvent = new LastEvent();
     public final BlobEventHandler events;
     public final Reindexer reindexer;
+    public final ContainerStore keys;
+    public final SigningKeyStore signingKeys;
+    public final Revocations revocations;
+    public final RunAccess access;
     private final ExecutorService pool = Executors.newFixedThreadPool(8);
     private final ExecutorService afterCommitThread = RetentionCommitListener.background();
     private final Map<Class<?>, Object> functions = new ConcurrentHashMap<>();
@@ -90,8 +97,12 @@ public final class TestApp implements AutoCloseable {
         events = new BlobEventHandler(storage.blobService().getAccountName(), config.container(), index, sync, store,
                 clock, lastEvent::seen);
         reindexer = new Reindexer(store, index, sync);
+        keys = new ContainerStore(storage.keysContainer());
+        signingKeys = new SigningKeyStore(keys, clock, config.tokenMaxLifetime());
+        revocations = new Revocations(keys, clock);
+        access = new RunAccess(signingKeys, revocations, clock, config.tokenMaxLifetime());
         parts.addAll(List.of(config, clock, storage, store, index, signer, runs, policies, sync, uploads, commits,
-                queries, outgoing, retention, sweeper, events, reindexer, new HttpApi(config.maxBodyBytes()),
+                queries, outgoing, retention, sweeper, events, reindexer, access, new HttpApi(config.maxBodyBytes()),
                 new HealthService(store, index::probe, lastEvent::at)));
     }
 
