@@ -114,13 +114,26 @@ public final class LocalStack implements AutoCloseable {
                 LOG.info("function keys are not checked (as with Core Tools); pass --function-key and --admin-key to check them");
             }
         }
+        IndexStore index = new IndexStore(storage.indexTable());
+        Duration urlLifetime = config.maxUrlLifetime();
         watcher = new BlobEventWatcher(storage.container(), storage.blobService().getAccountName(),
-                new IndexStore(storage.indexTable())::open, sink, Clock.systemUTC());
+                () -> watchList(index, urlLifetime), sink, Clock.systemUTC());
         if (server != null) {
             server.start();
             timers.start();
         }
         watcher.start(options.pollInterval());
+    }
+
+    /**
+     * What the watcher lists: open checkpoints, and those committed within the longest URL
+     * lifetime, since only a write URL issued before a commit can still change a committed file
+     * (break its lease, overwrite); later ones are immutable for storage's own reasons.
+     */
+    static List<dev.ckptvault.layout.CheckpointId> watchList(IndexStore index, Duration urlLifetime) {
+        java.util.LinkedHashSet<dev.ckptvault.layout.CheckpointId> ids = new java.util.LinkedHashSet<>(index.open());
+        ids.addAll(index.committedSince(java.time.Instant.now().minus(urlLifetime)));
+        return List.copyOf(ids);
     }
 
     /**
