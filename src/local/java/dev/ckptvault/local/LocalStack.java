@@ -121,8 +121,10 @@ public final class LocalStack implements AutoCloseable {
             timers = new TimerScheduler(host, Clock.systemUTC());
             sink = new InProcessEventSink(dispatcher);
         }
+        IndexStore index = new IndexStore(storage.indexTable());
+        Duration urlLifetime = config.maxUrlLifetime();
         watcher = new BlobEventWatcher(storage.container(), storage.blobService().getAccountName(),
-                new IndexStore(storage.indexTable())::open, sink, Clock.systemUTC());
+                () -> watchList(index, urlLifetime), sink, Clock.systemUTC());
         if (server != null) {
             server.start();
             timers.start();
@@ -147,6 +149,17 @@ public final class LocalStack implements AutoCloseable {
     /** The file holding the development admin key, when the stack made or read one. */
     public Optional<Path> adminKeyFile() {
         return Optional.ofNullable(adminKeyFile);
+    }
+
+    /**
+     * What the watcher lists: open checkpoints, and those committed within the longest URL
+     * lifetime, since only a write URL issued before a commit can still change a committed file
+     * (break its lease, overwrite); later ones are immutable for storage's own reasons.
+     */
+    static List<dev.ckptvault.layout.CheckpointId> watchList(IndexStore index, Duration urlLifetime) {
+        java.util.LinkedHashSet<dev.ckptvault.layout.CheckpointId> ids = new java.util.LinkedHashSet<>(index.open());
+        ids.addAll(index.committedSince(java.time.Instant.now().minus(urlLifetime)));
+        return List.copyOf(ids);
     }
 
     /**

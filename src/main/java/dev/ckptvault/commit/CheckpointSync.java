@@ -77,7 +77,12 @@ public final class CheckpointSync implements CheckpointIndex {
     }
 
     private Checkpoint sync(CheckpointId id, boolean rebuildFiles) {
-        return sync(id, StepListing.of(id, store.list(id.prefix(), true)), rebuildFiles);
+        return sync(id, versionedListing(id), rebuildFiles);
+    }
+
+    /** One listing of the prefix with metadata and, where the account keeps them, current version ids. */
+    private StepListing versionedListing(CheckpointId id) {
+        return StepListing.of(id, store.list(id.prefix(), true, true));
     }
 
     @Override
@@ -108,24 +113,31 @@ public final class CheckpointSync implements CheckpointIndex {
         Optional<Manifest> manifest = manifestOf(id, listing);
         Instant now = Instant.now(clock);
         Derivation.Result derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
+        if (derived.ready() && listing.tombstone() == null && rebuildFiles) {
+            // Reindex's container-wide listing has no version ids; the record must name them.
+            listing = versionedListing(id);
+            derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
+        }
         boolean committedNow = false;
         if (derived.ready() && listing.tombstone() == null) {
             Written w = writeRecord(id, listing, manifest.orElseThrow(), now);
             record = w.record();
             committedNow = w.created();
         }
+        boolean recordKnown = record != null && !committedNow && !rebuildFiles && indexKnowsRecord(id);
         if (record != null && listing.tombstone() == null) {
-            ensureLeased(id, listing, record);
-            if (committedNow) {
-                // Re-list: the leases are part of what the derivation must see as intact.
-                listing = StepListing.of(id, store.list(id.prefix(), true));
+            // Reindex re-leases only what has no lease: taking every lease again would cost a call per file.
+            boolean firstSync = committedNow || (!recordKnown && !rebuildFiles);
+            if (ensureLeased(id, listing, record, firstSync)) {
+                // Re-list: what the derivation calls intact is the files as they are under our leases.
+                listing = versionedListing(id);
             }
             derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
         }
         Checkpoint c = derived.checkpoint();
         if (rebuildFiles) {
             index.replaceFiles(id, listing, record);
-        } else if (record != null && (committedNow || !indexKnowsRecord(id))) {
+        } else if (record != null && !recordKnown) {
             index.markRecorded(id, record);
         }
         index.putCheckpoint(c);
@@ -152,25 +164,44 @@ public final class CheckpointSync implements CheckpointIndex {
     private Written writeRecord(CheckpointId id, StepListing listing, Manifest manifest, Instant now) {
         List<CommitRecord.File> files = new ArrayList<>();
         for (Manifest.File f : manifest.files()) {
+            // The version id comes from the same listing entry as the eTag and size just checked.
             StoredBlob b = listing.files().get(f.path());
-            files.add(new CommitRecord.File(f.path(), b.size(), b.etag(), b.lastModified(), f.sha256()));
+            files.add(new CommitRecord.File(f.path(), b.size(), b.etag(), b.lastModified(), f.sha256(), b.versionId()));
         }
         CommitRecord record = new CommitRecord(id.run().value(), id.step().value(), now,
-                UUID.randomUUID().toString(), files, manifest.metrics(), manifest.metadata());
+                UUID.randomUUID().toString(), files, manifest.metrics(), manifest.metadata(),
+                UUID.randomUUID().toString());
         if (store.createIfAbsent(id.commitBlob(), Json.bytes(record),
-                Map.of(CommitRecord.PINNED_METADATA, "false"))) {
+                Map.of(CommitRecord.PINNED_METADATA, "false", CommitRecord.RECORD_ID_METADATA, record.recordId()))) {
             return new Written(record, true);
         }
         return new Written(readRecord(id).orElseThrow(
                 () -> new IllegalStateException("commit record vanished: " + id)), false);
     }
 
-    private void ensureLeased(CheckpointId id, StepListing listing, CommitRecord record) {
-        List<String> unleased = record.files().stream().map(CommitRecord.File::path)
-                .filter(p -> listing.files().containsKey(p) && !listing.files().get(p).leased()).toList();
-        if (!unleased.isEmpty()) {
-            leases.acquire(id, unleased, record.leaseId());
+    /**
+     * Takes the commit's lease on the recorded files. On the first sync of a record every file is
+     * leased under the record's id whatever the listing shows, since a lease seen there before the
+     * commit is someone else's (a write URL may take one); later syncs only re-lease files whose
+     * lease is gone, so a settled checkpoint costs no lease call.
+     *
+     * @return true when leases were (re)taken: the caller re-lists before deriving
+     */
+    private boolean ensureLeased(CheckpointId id, StepListing listing, CommitRecord record, boolean all) {
+        List<String> paths = record.files().stream().map(CommitRecord.File::path)
+                .filter(p -> listing.files().containsKey(p) && (all || !listing.files().get(p).leased())).toList();
+        if (paths.isEmpty()) {
+            return false;
         }
+        Map<String, String> underLease = leases.acquire(id, paths, record.leaseId());
+        for (CommitRecord.File f : record.files()) {
+            String now = underLease.get(f.path());
+            if (now != null && !now.equals(f.etag())) {
+                // Changed between the listing and the lease: the re-listed derivation says TAMPERED.
+                LOG.warning(id + ": " + f.path() + " changed before its commit lease was taken");
+            }
+        }
+        return true;
     }
 
     private void notifyCommitted(Checkpoint c) {
@@ -200,7 +231,8 @@ public final class CheckpointSync implements CheckpointIndex {
         for (IndexStore.FileRow r : index.files(id)) {
             if (recorded) {
                 if (r.recordedEtag() != null) {
-                    files.add(new FileEntry(r.path(), r.recordedSize(), r.recordedEtag(), r.sha256(), null));
+                    files.add(new FileEntry(r.path(), r.recordedSize(), r.recordedEtag(), r.sha256(), null,
+                            r.recordedVersion()));
                     bytes += r.recordedSize();
                 }
             } else if (!r.deleted()) {

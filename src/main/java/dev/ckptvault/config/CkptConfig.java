@@ -77,6 +77,12 @@ public record CkptConfig(
         if (defaultUrlLifetime.compareTo(maxUrlLifetime) > 0) {
             throw new ConfigException("CKPT_URL_DEFAULT_MINUTES", "must not exceed CKPT_URL_MAX_MINUTES");
         }
+        // An upload may run as long as its URL lives: a shorter TTL could remove it mid-upload.
+        if (Duration.ofMinutes(retention.incompleteTtlMinutes()).compareTo(maxUrlLifetime) < 0) {
+            throw new ConfigException("CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", "is " + retention.incompleteTtlMinutes()
+                    + "; it must be at least CKPT_URL_MAX_MINUTES (" + maxUrlLifetime.toMinutes()
+                    + "), the longest a write URL lives");
+        }
         if (!CRON.matcher(sweepSchedule).matches()) {
             throw new ConfigException("CKPT_SWEEP_SCHEDULE",
                     "must be a six-field NCRONTAB expression such as '0 */5 * * * *', got '" + sweepSchedule + "'");

@@ -29,8 +29,16 @@ import dev.ckptvault.checkpoint.StepListing;
 
 /** Reads and writes index rows. Knows the row shapes; decides nothing about states. */
 public final class IndexStore {
-    /** Lists in a row are capped so an entity stays far below 64 KiB per property. */
+    /** Lists in a row hold at most this many entries... */
     static final int LIST_CAP = 200;
+    /**
+     * ...and at most this many characters as JSON: a string property holds at most 32,768
+     * characters (64 KiB of UTF-16), and a row carries two lists and the metrics.
+     */
+    static final int PROPERTY_CHARS = 16_384;
+    /** A RowKey (a file's path) holds at most 512 characters. */
+    static final int MAX_KEY = 512;
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(IndexStore.class.getName());
 
     private final TableClient table;
     private final AtomicLong operations = new AtomicLong();
@@ -48,7 +56,8 @@ public final class IndexStore {
 
     /** A file as the index last saw it; {@code sequencer} is empty for rows rebuilt from a listing. */
     public record FileRow(String path, long size, String etag, String sequencer, boolean deleted,
-                          Long recordedSize, String recordedEtag, String sha256, String rowEtag) {
+                          Long recordedSize, String recordedEtag, String sha256, String rowEtag,
+                          String recordedVersion) {
     }
 
     public Optional<FileRow> file(CheckpointId id, String path) {
@@ -100,6 +109,9 @@ public final class IndexStore {
         java.util.Set<String> present = new java.util.HashSet<>();
         listing.files().forEach((path, b) -> {
             present.add(path);
+            if (!keyable(path)) {
+                return;
+            }
             TableEntity e = new TableEntity(pk, IndexKeys.fileRow(path)).addProperty("Path", path)
                     .addProperty("Size", b.size()).addProperty("ETag", b.etag()).addProperty("Sequencer", "")
                     .addProperty("Deleted", false);
@@ -108,7 +120,7 @@ public final class IndexStore {
         });
         if (record != null) {
             for (CommitRecord.File f : record.files()) {
-                if (!present.contains(f.path())) {
+                if (!present.contains(f.path()) && keyable(f.path())) {
                     TableEntity e = new TableEntity(pk, IndexKeys.fileRow(f.path())).addProperty("Path", f.path())
                             .addProperty("Size", 0L).addProperty("ETag", "").addProperty("Sequencer", "")
                             .addProperty("Deleted", true);
@@ -134,6 +146,9 @@ public final class IndexStore {
         String pk = IndexKeys.filePartition(id);
         List<TableTransactionAction> actions = new ArrayList<>();
         for (CommitRecord.File f : record.files()) {
+            if (!keyable(f.path())) {
+                continue;
+            }
             TableEntity e = new TableEntity(pk, IndexKeys.fileRow(f.path())).addProperty("Path", f.path());
             addRecorded(e, record, f.path());
             actions.add(new TableTransactionAction(TableTransactionActionType.UPSERT_MERGE, e));
@@ -149,6 +164,9 @@ public final class IndexStore {
             e.addProperty("RecSize", f.size()).addProperty("RecETag", f.etag());
             if (f.sha256() != null) {
                 e.addProperty("Sha256", f.sha256());
+            }
+            if (f.versionId() != null) {
+                e.addProperty("RecVersion", f.versionId());
             }
         });
     }
@@ -169,7 +187,20 @@ public final class IndexStore {
         return new FileRow(str(p.get("Path")), num(p.get("Size")), str(p.get("ETag")), str(p.get("Sequencer")),
                 Boolean.TRUE.equals(p.get("Deleted")),
                 p.get("RecSize") == null ? null : num(p.get("RecSize")), (String) p.get("RecETag"),
-                (String) p.get("Sha256"), e.getETag());
+                (String) p.get("Sha256"), e.getETag(), (String) p.get("RecVersion"));
+    }
+
+    /**
+     * Whether a path can key a file row. The API refuses longer paths; a blob written out of band
+     * (or before that rule) gets no row rather than failing the whole index write, and such a
+     * blob is outside the layout, so a commit record naming it never reads as intact.
+     */
+    private static boolean keyable(String path) {
+        if (path.length() <= MAX_KEY) {
+            return true;
+        }
+        LOG.warning("no index row for a path of " + path.length() + " characters (at most " + MAX_KEY + ")");
+        return false;
     }
 
     // ---- checkpoint rows ----------------------------------------------------------------------
@@ -186,7 +217,7 @@ public final class IndexStore {
         TableEntity e = new TableEntity(c.runId(), IndexKeys.checkpointRow(c.step()))
                 .addProperty("Step", c.step()).addProperty("State", c.state().name()).addProperty("Tier", c.tier())
                 .addProperty("Bytes", c.bytes()).addProperty("FileCount", c.files().size())
-                .addProperty("Metrics", Json.write(c.metrics())).addProperty("Pinned", c.pinned())
+                .addProperty("Metrics", Json.write(fitting(c.metrics()))).addProperty("Pinned", c.pinned())
                 .addProperty("Missing", Json.write(cap(c.missing()))).addProperty("MissingCount", c.missing().size())
                 .addProperty("Extra", Json.write(cap(c.extra()))).addProperty("ExtraCount", c.extra().size())
                 .addProperty("CreatedAt", time(c.createdAt()))
@@ -280,6 +311,24 @@ public final class IndexStore {
         return out;
     }
 
+    /**
+     * Checkpoints committed at or after {@code since}, across runs: one query of the run list and
+     * one per run (within its partition). The local blob event watcher keeps watching these,
+     * since write URLs issued before their commit may still be alive.
+     */
+    public List<CheckpointId> committedSince(Instant since) {
+        List<CheckpointId> out = new ArrayList<>();
+        String after = "datetime'" + since.truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "'";
+        for (TableEntity r : query("PartitionKey eq " + IndexKeys.literal(IndexKeys.RUNS), null)) {
+            RunId run = new RunId(r.getRowKey());
+            for (TableEntity e : query("PartitionKey eq " + IndexKeys.literal(run.value()) + " and CommittedAt ge " + after,
+                    null)) {
+                out.add(new CheckpointId(run, Step.of(num(e.getProperties().get("Step")))));
+            }
+        }
+        return out;
+    }
+
     public void putRun(RunId run, Instant createdAt) {
         StorageCalls.run("write a run row", () -> {
             operations.incrementAndGet();
@@ -348,8 +397,41 @@ public final class IndexStore {
         });
     }
 
-    private static List<String> cap(List<String> list) {
-        return list.size() <= LIST_CAP ? list : list.subList(0, LIST_CAP);
+    /** The longest prefix of the list within {@link #LIST_CAP} entries and {@link #PROPERTY_CHARS} as JSON. */
+    static List<String> cap(List<String> list) {
+        int chars = 2;
+        int n = 0;
+        for (String s : list) {
+            // A JSON string of layout paths is the path plus quotes and a comma (no escapes needed).
+            int add = s.length() + 3;
+            if (n >= LIST_CAP || chars + add > PROPERTY_CHARS) {
+                break;
+            }
+            chars += add;
+            n++;
+        }
+        return list.subList(0, n);
+    }
+
+    /**
+     * The metrics as stored: whole while they fit one property (the API keeps them far below);
+     * otherwise (a record from before that limit) the entries in name order that fit. A metric
+     * left out is one retention treats as missing: a keepBest rule then keeps the checkpoint.
+     */
+    static Map<String, Double> fitting(Map<String, Double> metrics) {
+        if (Json.write(metrics).length() <= PROPERTY_CHARS) {
+            return metrics;
+        }
+        Map<String, Double> out = new java.util.TreeMap<>();
+        for (Map.Entry<String, Double> e : new java.util.TreeMap<>(metrics).entrySet()) {
+            out.put(e.getKey(), e.getValue());
+            if (Json.write(out).length() > PROPERTY_CHARS) {
+                out.remove(e.getKey());
+                break;
+            }
+        }
+        LOG.warning("metrics of " + metrics.size() + " entries do not fit an index property; " + out.size() + " kept");
+        return out;
     }
 
     private static OffsetDateTime time(Instant i) {

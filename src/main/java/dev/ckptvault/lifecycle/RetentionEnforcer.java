@@ -159,7 +159,7 @@ public final class RetentionEnforcer {
         }
         Tombstone t = tombstone.get();
         if (t.committed() && t.event() != null) {
-            events.deleted(id, t.event());
+            events.deleted(id, t);
         }
         LOG.info("deleted " + id + " (" + (files.size() + records.size()) + " blobs): " + t.reason());
         return new Result(id.step().value(), Outcome.DELETED, t.reason());

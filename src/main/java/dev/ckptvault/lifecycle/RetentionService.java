@@ -126,7 +126,7 @@ public final class RetentionService {
                 continue;
             }
             Tombstone t = store.download(id.tombstoneBlob()).map(b -> Json.read(b, Tombstone.class)).orElse(null);
-            if (t != null && t.committed() && t.event() != null && events.deleted(id, t.event())) {
+            if (t != null && t.committed() && t.event() != null && events.deleted(id, t)) {
                 sent++;
             }
         }

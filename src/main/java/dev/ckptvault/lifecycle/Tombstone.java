@@ -4,6 +4,7 @@ import dev.ckptvault.events.OutgoingEvent;
 import dev.ckptvault.checkpoint.CheckpointState;
 import java.time.Instant;
 import java.util.List;
+import java.util.UUID;
 
 /**
  * {runId}/step-{step}/_tombstone.json, written (create-once) before anything of a checkpoint is
@@ -14,10 +15,23 @@ import java.util.List;
  * @param committed true when it had a commit record (a CheckpointDeleted event is owed then)
  * @param blobs     every blob name under the checkpoint's prefix when the tombstone was written
  * @param event     the CheckpointDeleted payload, saved so the event can be sent after the blobs are gone
+ * @param id        a random id of this tombstone, which the CheckpointDeleted event's id derives
+ *                  from; null in tombstones written before it existed
  */
 public record Tombstone(String runId, long step, Instant deletedAt, String reason, CheckpointState state,
-                        boolean committed, List<String> blobs, OutgoingEvent.Data event) {
+                        boolean committed, List<String> blobs, OutgoingEvent.Data event, String id) {
     public Tombstone {
         blobs = blobs == null ? List.of() : List.copyOf(blobs);
+    }
+
+    /** A new tombstone, with an id of its own. */
+    public Tombstone(String runId, long step, Instant deletedAt, String reason, CheckpointState state,
+                     boolean committed, List<String> blobs, OutgoingEvent.Data event) {
+        this(runId, step, deletedAt, reason, state, committed, blobs, event, UUID.randomUUID().toString());
+    }
+
+    /** What the CheckpointDeleted event's id derives from: the id, or for an older tombstone its time. */
+    public String eventRecordId() {
+        return id != null ? id : "deletedAt/" + deletedAt;
     }
 }

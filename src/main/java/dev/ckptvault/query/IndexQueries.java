@@ -114,9 +114,12 @@ public final class IndexQueries {
     private Checkpoint withReadUrls(Checkpoint c, Instant notAfter) {
         CheckpointId id = CheckpointId.of(c.runId(), c.step());
         List<String> names = c.files().stream().map(f -> id.prefix() + f.path()).toList();
+        // A committed file's URL reads the version its commit record names (where the account keeps
+        // versions): nothing written to the blob afterwards reaches the reader.
+        List<String> versions = c.files().stream().map(FileEntry::versionId).toList();
         OffsetDateTime now = OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC)
                 .truncatedTo(ChronoUnit.SECONDS);
-        List<String> urls = signer.sign(names, SasSigner.Access.READ, now.minusMinutes(5),
+        List<String> urls = signer.signReads(names, versions, now.minusMinutes(5),
                 SasSigner.cappedExpiry(now.plus(readUrlLifetime), notAfter));
         List<FileEntry> files = new ArrayList<>();
         for (int i = 0; i < c.files().size(); i++) {

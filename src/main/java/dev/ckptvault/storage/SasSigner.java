@@ -26,6 +26,15 @@ public interface SasSigner {
         return expiry;
     }
 
+    /**
+     * Read URLs, one per blob, each for the given version where one is given (a version SAS,
+     * {@code sr=bv}, signed over the version id, with {@code versionid=} in the URL: it reads
+     * exactly that version, whatever is written to the blob later), else for the blob.
+     *
+     * @param versionIds one per blob name, each null or a version id
+     */
+    List<String> signReads(List<String> blobNames, List<String> versionIds, OffsetDateTime start, OffsetDateTime expiry);
+
     /** What a URL allows: create+write for one blob name, or read only. */
     enum Access { WRITE, READ }
 }

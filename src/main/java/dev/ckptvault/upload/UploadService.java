@@ -12,7 +12,8 @@ import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Consumer;
+import java.time.Instant;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.storage.SasSigner;
@@ -31,10 +32,14 @@ public final class UploadService {
     private final Function<RunId, Duration> incompleteTtl;
 
     private final CheckpointIndex index;
-    private final Consumer<List<String>> discard;
+    private final BiConsumer<List<String>, Instant> discard;
 
+    /**
+     * @param discard deletes the named blobs last written before the given time (storage's clock),
+     *                conditionally in storage, never one written at or after it
+     */
     public UploadService(WriteGate gate, RunRecords runs, SasSigner signer, CheckpointIndex index,
-                         Consumer<List<String>> discard, Clock clock,
+                         BiConsumer<List<String>, Instant> discard, Clock clock,
                          Duration defaultLifetime, Duration maxLifetime, Function<RunId, Duration> incompleteTtl) {
         this.index = index;
         this.discard = discard;
@@ -61,13 +66,14 @@ public final class UploadService {
             blobNames.add(id.fileBlob(path, "files[" + i + "].path"));
         }
         runs.ensureExists(id.run());
-        WriteGate.Admission admission = gate.admit(id, paths, incompleteTtl.apply(id.run()));
-        if (admission != WriteGate.Admission.FRESH) {
-            // Asking for a URL announces a new write of that path: whatever is stored there now (a
-            // crashed attempt's leftover, a version the manifest does not mean) must never be committed.
-            discard.accept(blobNames);
+        WriteGate.Admitted admitted = gate.admit(id, paths, incompleteTtl.apply(id.run()));
+        if (admitted.admission() != WriteGate.Admission.FRESH && admitted.attemptStart() != null) {
+            // What an earlier attempt left under these paths goes (the commit check refuses it anyway);
+            // a file of the current attempt stays, even when a renewal asks for its path again: a
+            // client may renew while its last write is still in flight.
+            discard.accept(blobNames, admitted.attemptStart());
         }
-        if (admission.startedAttempt()) {
+        if (admitted.admission().startedAttempt()) {
             index.refresh(id);
         }
 

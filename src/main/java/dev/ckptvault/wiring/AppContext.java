@@ -93,11 +93,8 @@ public final class AppContext implements AutoCloseable {
         this.afterCommitThread = RetentionCommitListener.background();
 
         RunRecords runs = new RunRecords(store, index, clock);
-        RunPolicies policies = new RunPolicies(runs, RetentionPolicy.of(config.retention()));
+        RunPolicies policies = new RunPolicies(runs, RetentionPolicy.of(config.retention()), config.maxUrlLifetime());
         CheckpointSync sync = new CheckpointSync(store, index, new CommitLeases(store, workers), clock,
-                policies::incompleteTtl);
-        UploadService uploads = new UploadService(new WriteGate(store, sync, clock), runs, signer, sync,
-                store::deleteUnleased, clock, config.defaultUrlLifetime(), config.maxUrlLifetime(),
                 policies::incompleteTtl);
         LastEvent lastEvent = new LastEvent();
         OutgoingEventPublisher publisher = config.eventsTopicEndpoint()
@@ -105,6 +102,9 @@ public final class AppContext implements AutoCloseable {
                 .orElse(OutgoingEventPublisher.DISABLED);
         OutgoingEvents outgoing = new OutgoingEvents(publisher, store, config.container(),
                 storage.blobService().getAccountUrl());
+        UploadService uploads = new UploadService(new WriteGate(store, sync, clock, outgoing::settleDeleted), runs, signer,
+                sync, store::deleteWrittenBefore, clock, config.defaultUrlLifetime(), config.maxUrlLifetime(),
+                policies::incompleteTtl);
         RetentionService retention = new RetentionService(sync, policies, runs,
                 new RetentionEnforcer(store, sync, outgoing, clock, RetentionEnforcer.NONE), outgoing, store, clock);
         sync.addListener(new RetentionCommitListener(outgoing, retention, afterCommitThread));

@@ -108,4 +108,17 @@ class CkptConfigTest {
         assertEquals("CKPT_KEYS_CONTAINER", e.setting());
         assertTrue(e.getMessage().contains("CKPT_CONTAINER"), e.getMessage());
     }
+
+    @Test
+    void aDefaultTtlShorterThanTheLongestUrlNamesTheTtlSetting() {
+        // An upload may run as long as its URL lives; a TTL below that could remove it mid-upload.
+        Map<String, String> env = minimal();
+        env.put("CKPT_URL_MAX_MINUTES", "240");
+        env.put("CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", "239");
+        ConfigException e = assertThrows(ConfigException.class, () -> CkptConfig.fromMap(env));
+        assertEquals("CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", e.setting());
+        assertTrue(e.getMessage().contains("CKPT_URL_MAX_MINUTES"), e.getMessage());
+        env.put("CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", "240");
+        assertEquals(240, CkptConfig.fromMap(env).retention().incompleteTtlMinutes());
+    }
 }

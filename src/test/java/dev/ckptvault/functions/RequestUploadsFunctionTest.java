@@ -140,7 +140,8 @@ class RequestUploadsFunctionTest {
     void whileCommittingOnlyListedFilesGetUrls() {
         CheckpointId id = CheckpointId.of("committing", 7);
         ctx.store.createIfAbsent(id.manifestBlob(),
-                "{\"step\":7,\"files\":[{\"path\":\"rank-0/a.bin\",\"size\":3}]}".getBytes(StandardCharsets.UTF_8),
+                "{\"step\":7,\"files\":[{\"path\":\"rank-0/a.bin\",\"size\":3,\"etag\":\"\\\"0x8D1\\\"\"}]}"
+                        .getBytes(StandardCharsets.UTF_8),
                 Map.of());
         assertEquals(200, call("committing", "7", "{\"files\":[{\"path\":\"rank-0/a.bin\"}]}").getStatusCode());
         LocalHttpResponse r = call("committing", "7",

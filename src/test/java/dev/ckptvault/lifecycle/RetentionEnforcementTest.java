@@ -52,7 +52,9 @@ class RetentionEnforcementTest {
     @BeforeAll
     static void setUp() {
         clock = new MutableClock(Instant.now());
-        ctx = AZURITE.app(Map.of("CKPT_RETENTION_KEEP_LAST", "1", "CKPT_RETENTION_MIN_AGE_MINUTES", "0"), clock);
+        // URLs live at most 30 minutes, so a run may set a TTL of 30 (a TTL is never shorter than a URL).
+        ctx = AZURITE.app(Map.of("CKPT_RETENTION_KEEP_LAST", "1", "CKPT_RETENTION_MIN_AGE_MINUTES", "0",
+                "CKPT_URL_MAX_MINUTES", "30"), clock);
         fixture = new Trainer(ctx);
     }
 

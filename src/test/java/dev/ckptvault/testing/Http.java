@@ -41,6 +41,33 @@ public final class Http {
         return SasUrls.putBlockList(CLIENT, url, blockIds);
     }
 
+    /**
+     * Lease Blob through a SAS URL, as a write-URL holder can: {@code action} acquire (with
+     * {@code leaseId} as the proposed id, infinite), break (at once) or release. On a connection of
+     * its own, like {@link #putBlob}: a refused lease call may leave Azurite's end unread.
+     */
+    public static HttpResponse<String> lease(String url, String action, String leaseId)
+            throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + "&comp=lease"))
+                .header("x-ms-lease-action", action).PUT(HttpRequest.BodyPublishers.noBody());
+        switch (action) {
+            case "acquire" -> b.header("x-ms-lease-duration", "-1").header("x-ms-proposed-lease-id", leaseId);
+            case "break" -> b.header("x-ms-lease-break-period", "0");
+            default -> b.header("x-ms-lease-id", leaseId);
+        }
+        return HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()
+                .send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Put Blob through a SAS URL under a lease the caller holds. */
+    public static HttpResponse<String> putBlobLeased(String url, byte[] data, String leaseId)
+            throws IOException, InterruptedException {
+        return HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build().send(
+                HttpRequest.newBuilder(URI.create(url)).header("x-ms-blob-type", "BlockBlob")
+                        .header("x-ms-lease-id", leaseId).PUT(HttpRequest.BodyPublishers.ofByteArray(data)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
     public static HttpResponse<String> get(String url) throws IOException, InterruptedException {
         return get(CLIENT, url);
     }

@@ -82,13 +82,14 @@ public final class TestApp implements AutoCloseable {
         index = new IndexStore(storage.indexTable());
         signer = new AccountKeySasSigner(storage.container(), config.storage());
         runs = new RunRecords(store, index, clock);
-        policies = new RunPolicies(runs, RetentionPolicy.of(config.retention()));
+        policies = new RunPolicies(runs, RetentionPolicy.of(config.retention()), config.maxUrlLifetime());
         sync = new CheckpointSync(store, index, new CommitLeases(store, pool), clock, policies::incompleteTtl);
-        uploads = new UploadService(new WriteGate(store, sync, clock), runs, signer, sync, store::deleteUnleased,
-                clock, config.defaultUrlLifetime(), config.maxUrlLifetime(), policies::incompleteTtl);
+        outgoing = new OutgoingEvents(publisher, store, config.container(), storage.blobService().getAccountUrl());
+        uploads = new UploadService(new WriteGate(store, sync, clock, outgoing::settleDeleted), runs, signer, sync,
+                store::deleteWrittenBefore, clock, config.defaultUrlLifetime(), config.maxUrlLifetime(),
+                policies::incompleteTtl);
         commits = new CommitService(store, sync, config.maxFilesPerRequest());
         queries = new IndexQueries(index, sync, signer, clock, config.defaultUrlLifetime(), policies::effective);
-        outgoing = new OutgoingEvents(publisher, store, config.container(), storage.blobService().getAccountUrl());
         enforcer = enforcer(RetentionEnforcer.NONE);
         retention = new RetentionService(sync, policies, runs, enforcer, outgoing, store, clock);
         afterCommit = new RetentionCommitListener(outgoing, retention, afterCommitThread);

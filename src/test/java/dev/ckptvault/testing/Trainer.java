@@ -73,6 +73,10 @@ public final class Trainer {
         return etags;
     }
 
+    /**
+     * POSTs a manifest of the given files. Every real manifest names each file's eTag; {@code etags}
+     * null (or without a path) sends sizes only, what the service must refuse (400).
+     */
     public Call commit(String run, long step, Map<String, Long> sizes, Map<String, String> etags,
                        Map<String, Double> metrics) {
         StringBuilder b = new StringBuilder("{\"step\":" + step + ",\"files\":[");
