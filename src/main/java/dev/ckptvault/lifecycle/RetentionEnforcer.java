@@ -42,6 +42,10 @@ public final class RetentionEnforcer {
     }
 
     public static final Faults NONE = (point, id) -> { };
+    /** After the checkpoint was re-read and found unchanged since planning, before its tombstone is written. */
+    public static final String BEFORE_TOMBSTONE = "beforeTombstone";
+    /** Right after this instance wrote the tombstone, before anything re-checks the pin. */
+    public static final String TOMBSTONE_WRITTEN = "tombstoneWritten";
     public static final String AFTER_TOMBSTONE = "afterTombstone";
     public static final String AFTER_FILES = "afterFiles";
 
@@ -90,7 +94,9 @@ public final class RetentionEnforcer {
             Instant now = Instant.now(clock);
             Tombstone t = new Tombstone(id.run().value(), id.step().value(), now, reason, fresh.state(), hadCommit, blobs,
                     hadCommit ? events.data(fresh, now, reason) : null);
+            faults.reached(BEFORE_TOMBSTONE, id);
             if (store.createIfAbsent(id.tombstoneBlob(), Json.bytes(t), Map.of())) {
+                faults.reached(TOMBSTONE_WRITTEN, id);
                 // Re-read after writing: a pin or a commit that landed between the check above and the
                 // tombstone is seen here (the pin and commit paths check for a tombstone after their write).
                 Optional<String> abort = force ? Optional.empty() : changedUnderTombstone(id, hadCommit);
