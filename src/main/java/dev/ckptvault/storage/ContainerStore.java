@@ -167,17 +167,28 @@ public final class ContainerStore {
         return read(blobName).map(Content::data);
     }
 
-    /** A small blob's content and the eTag of the version read. */
-    public record Content(byte[] data, String etag) {
+    /** A small blob's content with the eTag and metadata of the version read. */
+    public record Content(byte[] data, String etag, Map<String, String> metadata) {
+        public Content {
+            metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
+        }
+
+        public Content(byte[] data, String etag) {
+            this(data, etag, Map.of());
+        }
     }
 
-    /** The content of a small blob with its eTag (for a conditional replace), or empty when it does not exist. */
+    /**
+     * The content of a small blob with its eTag and metadata, from one download (for a
+     * conditional replace or metadata change), or empty when it does not exist.
+     */
     public Optional<Content> read(String blobName) {
         return StorageCalls.call("read " + blobName, () -> {
             try {
                 BlobDownloadContentResponse r = container.getBlobClient(blobName)
                         .downloadContentWithResponse(null, null, null, null);
-                return Optional.of(new Content(r.getValue().toBytes(), r.getDeserializedHeaders().getETag()));
+                return Optional.of(new Content(r.getValue().toBytes(), r.getDeserializedHeaders().getETag(),
+                        r.getDeserializedHeaders().getMetadata()));
             } catch (BlobStorageException e) {
                 if (e.getStatusCode() == 404) {
                     return Optional.empty();
@@ -243,6 +254,26 @@ public final class ContainerStore {
                         throw e;
                     }
                 }
+            }
+        });
+    }
+
+    /**
+     * Replaces a blob's metadata only if the blob is still the version the caller saw.
+     *
+     * @return false when the blob changed or vanished first
+     */
+    public boolean setMetadataIfMatch(String blobName, String eTag, Map<String, String> metadata) {
+        return StorageCalls.call("set metadata of " + blobName, () -> {
+            try {
+                container.getBlobClient(blobName).setMetadataWithResponse(metadata,
+                        new BlobRequestConditions().setIfMatch(eTag), null, null);
+                return true;
+            } catch (BlobStorageException e) {
+                if (e.getStatusCode() == 412 || e.getStatusCode() == 404) {
+                    return false;
+                }
+                throw e;
             }
         });
     }
