@@ -75,10 +75,14 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * written; no acknowledged pin was lost; latest is the highest COMMITTED step in storage; and the
  * index equals what reindex rebuilds from the container.
  *
- * <p>{@code -Dconcurrency.schedules=N -Dconcurrency.firstSeed=S} run other seeds.
+ * <p>{@code -Dconcurrency.schedules=N -Dconcurrency.firstSeed=S} run other seeds;
+ * {@code -Dconcurrency.trace=true} prints every schedule, {@code -Dconcurrency.debugEvents=true}
+ * adds the queued events after each operation. On the code before the fixes of issue 11, seeds 3
+ * (reindex dropped a row created during it), 5, 13, 14, 18 (retention trusted a stale index and
+ * deleted a keepLast member) and 8 (a pin acknowledged before the tombstone was lost) failed.
  */
 class MultiInstanceConcurrencyTest {
-    static final int SCHEDULES = Integer.getInteger("concurrency.schedules", 16);
+    static final int SCHEDULES = Integer.getInteger("concurrency.schedules", 20);
     static final int FIRST_SEED = Integer.getInteger("concurrency.firstSeed", 1);
     static final int OPERATIONS = Integer.getInteger("concurrency.operations", 24);
     static final int INSTANCES = 3;
@@ -633,7 +637,7 @@ class MultiInstanceConcurrencyTest {
         // ---- what storage says --------------------------------------------------------------------
 
         byte[] content(StoredBlob b) {
-            return contents.computeIfAbsent(b.name() + "|" + b.createdAt() + "|" + b.etag(),
+            return contents.computeIfAbsent(b.name() + "|" + b.etag(),
                     k -> app(0).store.download(b.name()).orElse(new byte[0]));
         }
 
@@ -650,13 +654,15 @@ class MultiInstanceConcurrencyTest {
             for (StoredBlob b : now.values()) {
                 StoredBlob before = seen.get(b.name());
                 boolean file = !b.name().substring(b.name().lastIndexOf('/') + 1).startsWith("_");
-                if (before != null && !before.createdAt().equals(b.createdAt())) {
-                    pending.add(new Pending(b.name(), EventSamples.deleted(EventSamples.Schema.EVENT_GRID, account,
-                            container, b.name(), EventSamples.nextSequencer())));
+                // An overwritten file is a BlobCreated. App records are written once, so a record
+                // whose eTag changed with the same content only had its metadata set (pins, marks,
+                // settling), which sends no event; other content means it was written anew.
+                boolean written = before == null || (!before.etag().equals(b.etag())
+                        && (file || !java.util.Arrays.equals(content(before), content(b))));
+                if (!file) {
+                    content(b);
                 }
-                // Setting metadata (pins, marks) changes the eTag but sends no BlobCreated.
-                if (before == null || !before.createdAt().equals(b.createdAt())
-                        || (file && !before.etag().equals(b.etag()))) {
+                if (written) {
                     pending.add(new Pending(b.name(), EventSamples.created(pending.size() % 2 == 0
                             ? EventSamples.Schema.EVENT_GRID : EventSamples.Schema.CLOUD_EVENTS, account, container,
                             b.name(), b.etag(), b.size(), EventSamples.nextSequencer())));
@@ -670,6 +676,10 @@ class MultiInstanceConcurrencyTest {
             }
             seen.clear();
             seen.putAll(now);
+            if (Boolean.getBoolean("concurrency.debugEvents")) {
+                trace.add("pending " + pending.stream().map(p -> p.name().substring(run.length() + 1)
+                        + (p.json().contains("BlobDeleted") ? "-" : "+")).toList());
+            }
 
             Map<CheckpointId, List<StoredBlob>> byCheckpoint = new TreeMap<>();
             for (StoredBlob b : listed) {
