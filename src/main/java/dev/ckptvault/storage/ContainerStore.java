@@ -187,18 +187,28 @@ public final class ContainerStore {
         return read(blobName).map(Content::data);
     }
 
-    /** A small blob's content and the eTag of the version read (quoted, as everywhere in the app). */
-    public record Content(byte[] data, String etag) {
+    /** A small blob's content with the eTag (quoted, as everywhere in the app) and metadata of the version read. */
+    public record Content(byte[] data, String etag, Map<String, String> metadata) {
+        public Content {
+            metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
+        }
+
+        public Content(byte[] data, String etag) {
+            this(data, etag, Map.of());
+        }
     }
 
-    /** The content of a small blob with its eTag (for a conditional replace), or empty when it does not exist. */
+    /**
+     * The content of a small blob with its eTag and metadata, from one download (for a
+     * conditional replace or metadata change), or empty when it does not exist.
+     */
     public Optional<Content> read(String blobName) {
         return StorageCalls.call("read " + blobName, () -> {
             try {
                 BlobDownloadContentResponse r = container.getBlobClient(blobName)
                         .downloadContentWithResponse(null, null, null, null);
                 return Optional.of(new Content(r.getValue().toBytes(),
-                        ETags.normalize(r.getDeserializedHeaders().getETag())));
+                        ETags.normalize(r.getDeserializedHeaders().getETag()), r.getDeserializedHeaders().getMetadata()));
             } catch (BlobStorageException e) {
                 if (e.getStatusCode() == 404) {
                     return Optional.empty();

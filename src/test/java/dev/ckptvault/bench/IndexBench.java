@@ -50,7 +50,7 @@ final class IndexBench {
                     ctx.storage.container().getBlobClient(id.commitBlob()).upload(BinaryData.fromString("{}"));
                     ctx.index.putCheckpoint(new Checkpoint(run.value(), step,
                             step % 7 == 6 ? CheckpointState.UPLOADING : CheckpointState.COMMITTED, "hot", List.of(),
-                            List.of(), List.of(), 0, Map.of(), false, Instant.now(), Instant.now(), Instant.now()));
+                            List.of(), List.of(), 0, Map.of(), false, Instant.now(), Instant.now(), Instant.now()), null);
                 }));
             }
             for (Future<?> f : fs) {
