@@ -56,9 +56,9 @@ class LocalStackEndToEndTest {
             // checkpoints are, while a write URL issued before their commit may still be alive.
             stack.watcher().pollOnce();
             assertEquals(3, stack.watcher().watched().size(), stack.watcher().watched().toString());
+            String reader = Http.issueToken(url, "admin-key-e2e", "e2e-run", "read");
             for (dev.ckptvault.layout.CheckpointId id : stack.watcher().watched()) {
-                HttpResponse<String> c = Http.get(url + "/api/runs/" + id.run() + "/checkpoints/" + id.step()
-                        + "?code=fn-key-e2e");
+                HttpResponse<String> c = Http.get(url + "/api/runs/" + id.run() + "/checkpoints/" + id.step(), reader);
                 assertEquals("COMMITTED", Json.parse(c.body(), "checkpoint").get("state").asText(), c.body());
             }
 

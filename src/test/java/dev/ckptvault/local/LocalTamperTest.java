@@ -29,13 +29,18 @@ import org.junit.jupiter.api.Test;
  */
 class LocalTamperTest {
     static final Duration DETECTION = Duration.ofSeconds(10);
+    static final String ADMIN_KEY = "admin-key-tamper-test";
+    /** The trainer's write token, issued by the test as a job launcher. */
+    static String token;
 
     @Test
     void aCommittedFileBrokenAndOverwrittenThroughAnOldWriteUrlIsTamperedWithinTenSeconds() throws Exception {
-        LocalStack.Options options = new LocalStack.Options(0, null, null, Optional.empty(), Optional.empty(),
+        LocalStack.Options options = new LocalStack.Options(0, null, null, Optional.empty(), Optional.of(ADMIN_KEY),
                 AzuriteExtension.projectDir(), Duration.ofMillis(200));
         try (LocalStack stack = LocalStack.start(options, Map.of())) {
-            String api = "http://127.0.0.1:" + stack.port() + "/api/runs/tamper-local/checkpoints/";
+            String base = "http://127.0.0.1:" + stack.port();
+            token = Http.issueToken(base, ADMIN_KEY, "tamper-local", "write");
+            String api = base + "/api/runs/tamper-local/checkpoints/";
             for (long step = 1; step <= 2; step++) {
                 JsonNode uploads = post(api + step + "/uploads", "{\"files\":[{\"path\":\"w.bin\"}]}", 200);
                 String url = uploads.get("uploads").get(0).get("url").asText();
@@ -89,13 +94,14 @@ class LocalTamperTest {
 
     private static JsonNode post(String url, String body, int expect) throws Exception {
         HttpResponse<String> r = Http.send(HttpRequest.newBuilder(URI.create(url))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build());
+                .header("Content-Type", "application/json").header("Authorization", "Bearer " + token)
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
         assertEquals(expect, r.statusCode(), r.body());
         return Json.parse(r.body(), "answer");
     }
 
     private static JsonNode get(String url) throws Exception {
-        HttpResponse<String> r = Http.get(url);
+        HttpResponse<String> r = Http.get(url, token);
         assertEquals(200, r.statusCode(), r.body());
         return Json.parse(r.body(), "answer");
     }

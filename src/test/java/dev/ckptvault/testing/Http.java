@@ -85,6 +85,23 @@ public final class Http {
         return send(HttpRequest.newBuilder(URI.create(url)).DELETE().build());
     }
 
+    /** A run token from the admin route, as a job launcher gets one for its ranks. */
+    public static String issueToken(String baseUrl, String adminKey, String run, String scope)
+            throws IOException, InterruptedException {
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(baseUrl + "/api/manage/runs/" + run + "/tokens"))
+                .header("x-functions-key", adminKey).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"scope\":\"" + scope + "\"}")).build());
+        if (r.statusCode() != 200) {
+            throw new AssertionError("issuing a " + scope + " token answered " + r.statusCode() + ": " + r.body());
+        }
+        return dev.ckptvault.json.Json.parse(r.body(), "token answer").get("token").asText();
+    }
+
+    /** GET with a run token. */
+    public static HttpResponse<String> get(String url, String token) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + token).GET().build());
+    }
+
     public static HttpResponse<String> send(HttpRequest request) throws IOException, InterruptedException {
         return CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
     }
