@@ -215,7 +215,7 @@ public final class CheckpointSync implements CheckpointIndex {
         } else if (record != null && !recordKnown) {
             index.markRecorded(id, record);
         }
-        if (!index.putCheckpoint(c, seen.rowEtag())) {
+        if (!index.putCheckpoint(c, seen.row(), record)) {
             Optional<IndexStore.CheckpointRow> current = index.checkpoint(id);
             // Another writer's row already says the same: nothing of this view is missing.
             if (!rebuildFiles && current.isPresent() && IndexStore.sameRow(c, current.get())) {
@@ -307,16 +307,15 @@ public final class CheckpointSync implements CheckpointIndex {
         boolean recorded = c.state() == CheckpointState.COMMITTED || c.state() == CheckpointState.TAMPERED
                 || (c.committedAt() != null && c.state().isGone());
         long bytes = 0;
-        for (IndexStore.FileRow r : index.files(id)) {
-            if (recorded) {
-                if (r.recordedEtag() != null) {
-                    files.add(new FileEntry(r.path(), r.recordedSize(), r.recordedEtag(), r.sha256(), null,
-                            r.recordedVersion()));
-                    bytes += r.recordedSize();
+        List<IndexStore.FileRow> rows = index.files(id);
+        if (recorded) {
+            files.addAll(IndexStore.recorded(rows));
+        } else {
+            for (IndexStore.FileRow r : rows) {
+                if (!r.deleted()) {
+                    files.add(new FileEntry(r.path(), r.size(), r.etag(), null, null));
+                    bytes += r.size();
                 }
-            } else if (!r.deleted()) {
-                files.add(new FileEntry(r.path(), r.size(), r.etag(), null, null));
-                bytes += r.size();
             }
         }
         return new Checkpoint(c.runId(), c.step(), c.state(), c.tier(), files, c.missing(), c.extra(),
