@@ -5,6 +5,7 @@ import dev.ckptvault.layout.RunId;
 import java.util.List;
 import java.util.Optional;
 import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.StoredBlob;
 
 /**
  * The derived view of the container kept in Table Storage. Everything here can be rebuilt from
@@ -27,6 +28,14 @@ public interface CheckpointIndex {
      * @return the checkpoint as now indexed; null when storage has no blob of it and the index no row
      */
     Checkpoint refresh(CheckpointId id);
+
+    /**
+     * Indexes a step whose first attempt the caller has just opened, as {@link #refresh} would,
+     * without listing: see {@link CheckpointSync#opened}.
+     *
+     * @param attempt the attempt record as the caller's create-once write stored it
+     */
+    void opened(CheckpointId id, StoredBlob attempt);
 
     /**
      * Derives one checkpoint from one listing of its prefix, as {@link #refresh} would, without

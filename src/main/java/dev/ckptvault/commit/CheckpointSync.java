@@ -98,6 +98,27 @@ public final class CheckpointSync implements CheckpointIndex {
         return sync(id, StepListing.of(id, listed), seen);
     }
 
+    /**
+     * The rows of a step whose first attempt the caller opened a moment ago. The step held no app
+     * record before ({@code WriteGate}: FRESH), so no write URL for it existed and nothing under it
+     * is committable: the listing a refresh would make differs from "the attempt record alone" at
+     * most by blobs written out of band before the attempt, which change nothing of an UPLOADING
+     * row. So the row is derived from that record and created only where none exists (never over
+     * another writer's, which is at least as new); a row that exists already (an event got there
+     * first, or one left from before) is brought in line by a full refresh instead. Saves the row
+     * read and the listing on every fresh step.
+     */
+    @Override
+    public void opened(CheckpointId id, StoredBlob attempt) {
+        Checkpoint c = Derivation.derive(StepListing.of(id, List.of(attempt)), null, null, Instant.now(clock),
+                incompleteTtl.apply(id.run())).checkpoint();
+        if (c.state() != CheckpointState.UPLOADING || !index.putCheckpoint(c, null, null)) {
+            refresh(id);
+            return;
+        }
+        index.setOpen(id, true);
+    }
+
     /** One listing of the prefix with metadata and, where the account keeps them, current version ids. */
     private StepListing list(CheckpointId id) {
         return StepListing.of(id, store.list(id.prefix(), true, true));

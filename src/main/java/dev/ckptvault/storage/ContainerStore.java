@@ -139,6 +139,35 @@ public final class ContainerStore {
     }
 
     /**
+     * Writes a blob only if none exists under that name, and answers what storage stored (eTag,
+     * Last-Modified in storage's clock, metadata), from the write's own response: no listing
+     * needed to learn when it was written.
+     *
+     * @return the blob as created, or empty when it existed already
+     */
+    public Optional<StoredBlob> create(String blobName, byte[] data, Map<String, String> metadata) {
+        return StorageCalls.call("create " + blobName, () -> {
+            try {
+                var r = container.getBlobClient(blobName).uploadWithResponse(
+                        new BlobParallelUploadOptions(BinaryData.fromBytes(data))
+                                .setHeaders(new BlobHttpHeaders().setContentType("application/json"))
+                                .setMetadata(metadata)
+                                .setRequestConditions(new BlobRequestConditions().setIfNoneMatch("*")),
+                        null, null).getValue();
+                Instant written = instant(r.getLastModified());
+                return Optional.of(new StoredBlob(blobName, data.length, ETags.normalize(r.getETag()), written, written,
+                        metadata, false, false, r.getVersionId()));
+            } catch (BlobStorageException e) {
+                if (e.getErrorCode() == BlobErrorCode.BLOB_ALREADY_EXISTS || e.getStatusCode() == 409
+                        || e.getStatusCode() == 412) {
+                    return Optional.empty();
+                }
+                throw e;
+            }
+        });
+    }
+
+    /**
      * Replaces a blob only if it is still the version the caller saw.
      *
      * @return true when replaced, false when someone else changed or removed it first

@@ -15,6 +15,7 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import dev.ckptvault.checkpoint.Checkpoint;
@@ -84,8 +85,15 @@ public final class WriteGate {
      * @param attemptStart when the attempt the request belongs to began (storage's clock), or null
      *                     when the step has no attempt record: what was written before it belongs to
      *                     an earlier attempt
+     * @param opened       the attempt record as this request created it for a step that had no
+     *                     record at all (FRESH), else null
+     * @param first        the attempt is the step's first ({@link Attempts#FIRST}): nothing of an
+     *                     earlier attempt can lie under its paths
      */
-    public record Admitted(Admission admission, Instant attemptStart) {
+    public record Admitted(Admission admission, Instant attemptStart, StoredBlob opened, boolean first) {
+        public Admitted(Admission admission, Instant attemptStart) {
+            this(admission, attemptStart, null, false);
+        }
     }
 
     /**
@@ -107,16 +115,26 @@ public final class WriteGate {
         if (records.containsKey(BlobName.Kind.MANIFEST)) {
             requireStillMissing(id, paths);
             markActive(id, attempt);
-            return new Admitted(Admission.COMMITTING, attempt == null ? null : Attempts.start(attempt));
+            return new Admitted(Admission.COMMITTING, attempt == null ? null : Attempts.start(attempt), null,
+                    Attempts.first(attempt));
         }
         if (attempt == null) {
+            if (records.isEmpty()) {
+                // The step's first attempt: the write's answer says when it began, no listing needed.
+                Optional<StoredBlob> created = store.create(id.attemptBlob(), attemptRecord(),
+                        Map.of(Attempts.FIRST, "true"));
+                if (created.isPresent()) {
+                    return new Admitted(Admission.FRESH, Attempts.start(created.get()), created.get(), true);
+                }
+                return started(id, false, Admission.FRESH);
+            }
             return started(id, startAttempt(id, null), Admission.FRESH);
         }
         if (isAbandoned(id, attempt, incompleteTtl)) {
             return started(id, startAttempt(id, attempt.etag()), Admission.NEW_ATTEMPT);
         }
         markActive(id, attempt);
-        return new Admitted(Admission.JOINED, Attempts.start(attempt));
+        return new Admitted(Admission.JOINED, Attempts.start(attempt), null, Attempts.first(attempt));
     }
 
     /**
@@ -126,7 +144,7 @@ public final class WriteGate {
     private Admitted started(CheckpointId id, boolean wrote, Admission ifWrote) {
         StoredBlob now = store.records(id).get(BlobName.Kind.ATTEMPT);
         Instant start = now == null ? null : Attempts.start(now);
-        return new Admitted(wrote ? ifWrote : Admission.JOINED, start);
+        return new Admitted(wrote ? ifWrote : Admission.JOINED, start, null, Attempts.first(now));
     }
 
     private void reopenDeleted(CheckpointId id, StoredBlob tombstone) {
@@ -214,9 +232,13 @@ public final class WriteGate {
         store.setMetadataIfMatch(id.attemptBlob(), attempt.etag(), metadata);
     }
 
+    private byte[] attemptRecord() {
+        return Json.bytes(Map.of("startedAt", Instant.now(clock).toString()));
+    }
+
     /** @return false when another rank created or replaced the attempt record first (then join it) */
     private boolean startAttempt(CheckpointId id, String replacingETag) {
-        byte[] record = Json.bytes(Map.of("startedAt", Instant.now(clock).toString()));
+        byte[] record = attemptRecord();
         return replacingETag == null
                 ? store.createIfAbsent(id.attemptBlob(), record, Map.of())
                 : store.replaceIfMatch(id.attemptBlob(), replacingETag, record, Map.of());
