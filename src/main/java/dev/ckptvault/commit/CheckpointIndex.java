@@ -31,11 +31,12 @@ public interface CheckpointIndex {
 
     /**
      * Indexes a step whose first attempt the caller has just opened, as {@link #refresh} would,
-     * without listing: see {@link CheckpointSync#opened}.
+     * without listing and without making the caller wait: see {@link CheckpointSync#opened}.
      *
      * @param attempt the attempt record as the caller's create-once write stored it
+     * @param worker  where the index write runs
      */
-    void opened(CheckpointId id, StoredBlob attempt);
+    void opened(CheckpointId id, StoredBlob attempt, java.util.concurrent.Executor worker);
 
     /**
      * Derives one checkpoint from one listing of its prefix, as {@link #refresh} would, without

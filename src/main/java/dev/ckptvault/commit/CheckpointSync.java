@@ -20,7 +20,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -68,6 +74,7 @@ public final class CheckpointSync implements CheckpointIndex {
 
     @Override
     public Checkpoint refresh(CheckpointId id) {
+        awaitOpened(id);
         return sync(id, null, null);
     }
 
@@ -95,28 +102,73 @@ public final class CheckpointSync implements CheckpointIndex {
      * @param seen   the checkpoint's rows as read before that listing was made
      */
     Checkpoint rebuild(CheckpointId id, List<StoredBlob> listed, RowsSeen seen) {
+        awaitOpened(id);
         return sync(id, StepListing.of(id, listed), seen);
     }
 
     /**
-     * The rows of a step whose first attempt the caller opened a moment ago. The step held no app
-     * record before ({@code WriteGate}: FRESH), so no write URL for it existed and nothing under it
-     * is committable: the listing a refresh would make differs from "the attempt record alone" at
-     * most by blobs written out of band before the attempt, which change nothing of an UPLOADING
-     * row. So the row is derived from that record and created only where none exists (never over
-     * another writer's, which is at least as new); a row that exists already (an event got there
-     * first, or one left from before) is brought in line by a full refresh instead. Saves the row
-     * read and the listing on every fresh step.
+     * The rows of a step whose first attempt the caller opened a moment ago, written beside the
+     * caller (on {@code worker}) so that a fresh step's uploads answer waits for two storage round
+     * trips, not four. The step held no app record before ({@code WriteGate}: FRESH), so no write
+     * URL for it existed and nothing under it is committable: the listing a refresh would make
+     * differs from "the attempt record alone" at most by blobs written out of band before the
+     * attempt, which change nothing of an UPLOADING row. So the row is derived from that record
+     * and created only where none exists (never over another writer's, which is at least as new);
+     * a row that exists already (an event got there first, or one left from before) is brought in
+     * line by a full refresh instead.
+     *
+     * <p>Until the write lands, this instance's own reads and syncs of the step wait for it (read
+     * your writes). Should it fail or the process stop first, the attempt record's BlobCreated
+     * event, the first shard's event (a shard of a step without a row refreshes it) and the commit
+     * each create the row from storage, as they did before this shortcut existed.
      */
     @Override
-    public void opened(CheckpointId id, StoredBlob attempt) {
+    public void opened(CheckpointId id, StoredBlob attempt, Executor worker) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        pendingOpened.put(id, done);
+        try {
+            worker.execute(() -> {
+                try {
+                    writeOpened(id, attempt);
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "indexing the fresh step " + id + " failed; its events and commit index it", e);
+                } finally {
+                    pendingOpened.remove(id, done);
+                    done.complete(null);
+                }
+            });
+        } catch (RuntimeException e) {
+            pendingOpened.remove(id, done);
+            done.complete(null);
+            throw e;
+        }
+    }
+
+    private void writeOpened(CheckpointId id, StoredBlob attempt) {
         Checkpoint c = Derivation.derive(StepListing.of(id, List.of(attempt)), null, null, Instant.now(clock),
                 incompleteTtl.apply(id.run())).checkpoint();
         if (c.state() != CheckpointState.UPLOADING || !index.putCheckpoint(c, null, null)) {
-            refresh(id);
+            sync(id, null, null);
             return;
         }
         index.setOpen(id, true);
+    }
+
+    /** Fresh steps whose rows this instance is writing right now. */
+    private final Map<CheckpointId, CompletableFuture<Void>> pendingOpened = new ConcurrentHashMap<>();
+
+    /** Waits (bounded) for this instance's own write of a fresh step's rows, so reads after an uploads answer see them. */
+    private void awaitOpened(CheckpointId id) {
+        CompletableFuture<Void> pending = pendingOpened.get(id);
+        if (pending != null) {
+            try {
+                pending.get(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException | TimeoutException e) {
+                // Reads go on without it: the row is a view that later syncs complete.
+            }
+        }
     }
 
     /** One listing of the prefix with metadata and, where the account keeps them, current version ids. */
@@ -126,6 +178,7 @@ public final class CheckpointSync implements CheckpointIndex {
 
     @Override
     public Checkpoint inspect(CheckpointId id) {
+        awaitOpened(id);
         StepListing listing = list(id);
         return Derivation.derive(listing, manifestOf(id, listing), recordOf(id, listing), Instant.now(clock),
                 incompleteTtl.apply(id.run())).checkpoint();
@@ -319,6 +372,7 @@ public final class CheckpointSync implements CheckpointIndex {
 
     @Override
     public Optional<Checkpoint> get(CheckpointId id) {
+        awaitOpened(id);
         return index.checkpoint(id).map(row -> withFiles(id, row.summary()));
     }
 

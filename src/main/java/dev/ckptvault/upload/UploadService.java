@@ -41,7 +41,8 @@ public final class UploadService {
     /**
      * @param discard deletes the named blobs last written before the given time (storage's clock),
      *                conditionally in storage, never one written at or after it
-     * @param signing runs the signing of a request's URLs while the request waits on storage
+     * @param signing runs the signing of a request's URLs while the request waits on storage, and a
+     *                fresh step's first index write after the answer
      */
     public UploadService(WriteGate gate, RunRecords runs, SasSigner signer, CheckpointIndex index,
                          BiConsumer<List<String>, Instant> discard, Clock clock,
@@ -118,7 +119,7 @@ public final class UploadService {
             discard.accept(blobNames, admitted.attemptStart());
         }
         if (admitted.opened() != null) {
-            index.opened(id, admitted.opened());
+            index.opened(id, admitted.opened(), signing);
         } else if (admitted.admission().startedAttempt()) {
             index.refresh(id);
         }

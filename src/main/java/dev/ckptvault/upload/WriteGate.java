@@ -17,7 +17,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import dev.ckptvault.checkpoint.Checkpoint;
 import dev.ckptvault.commit.CheckpointIndex;
 import dev.ckptvault.checkpoint.CheckpointState;
@@ -35,6 +39,7 @@ import dev.ckptvault.checkpoint.StoredBlob;
  * record, at most once a minute per step (see {@link Attempts}).
  */
 public final class WriteGate {
+    private static final Logger LOG = Logger.getLogger(WriteGate.class.getName());
     /** Renewals closer together than this do not write the attempt record again. */
     static final Duration ACTIVITY_GRANULARITY = Duration.ofMinutes(1);
 
@@ -52,13 +57,27 @@ public final class WriteGate {
     private final OwedEvents owed;
     /** Steps this instance marked active lately: a burst of renewals costs one conditional write. */
     private final Map<CheckpointId, Instant> marked = new ConcurrentHashMap<>();
+    /** Steps this instance admitted a request of (see {@link #speculate}). */
+    private final Map<CheckpointId, Boolean> known = new ConcurrentHashMap<>();
+    /** Steps a request of this instance is opening speculatively right now: one speculation per step at a time. */
+    private final Map<CheckpointId, Boolean> opening = new ConcurrentHashMap<>();
+    private final Executor beside;
 
-    /** @param checkpoints the commit side, asked which listed files a committing checkpoint still misses */
-    public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock, OwedEvents owed) {
+    /**
+     * @param checkpoints the commit side, asked which listed files a committing checkpoint still misses
+     * @param beside      runs a speculative attempt-record create while the request lists the step
+     */
+    public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock, OwedEvents owed, Executor beside) {
         this.store = store;
         this.checkpoints = checkpoints;
         this.clock = clock;
         this.owed = owed;
+        this.beside = beside;
+    }
+
+    /** Without a second thread: the speculative create runs before the listing (same outcome, one more round trip). */
+    public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock, OwedEvents owed) {
+        this(store, checkpoints, clock, owed, Runnable::run);
     }
 
     public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock) {
@@ -102,7 +121,22 @@ public final class WriteGate {
      * @param incompleteTtl how long an uncommitted attempt stays open after its last activity
      */
     public Admitted admit(CheckpointId id, List<RelativePath> paths, Duration incompleteTtl) {
-        Map<BlobName.Kind, StoredBlob> records = store.records(id);
+        Map<BlobName.Kind, StoredBlob> records;
+        if (!known.containsKey(id) && opening.putIfAbsent(id, Boolean.TRUE) == null) {
+            try {
+                Speculated s = speculate(id);
+                if (s.fresh() != null) {
+                    remember(id);
+                    return s.fresh();
+                }
+                records = s.records();
+            } finally {
+                opening.remove(id);
+            }
+        } else {
+            records = store.records(id);
+        }
+        remember(id);
         if (records.containsKey(BlobName.Kind.COMMIT)) {
             throw new ConflictException(ErrorCodes.CHECKPOINT_COMMITTED,
                     "checkpoint " + id.step() + " of run " + id.run() + " is committed and immutable", "step");
@@ -135,6 +169,80 @@ public final class WriteGate {
         }
         markActive(id, attempt);
         return new Admitted(Admission.JOINED, Attempts.start(attempt), null, Attempts.first(attempt));
+    }
+
+    /** What a speculative opening found: the fresh admission, or the step's records to decide from. */
+    private record Speculated(Admitted fresh, Map<BlobName.Kind, StoredBlob> records) {
+    }
+
+    /**
+     * The first request of this instance for a step it knows nothing of: most such steps are
+     * fresh, so the attempt record is created (create-once, marked first) at the same time as the
+     * step's records are listed, and a fresh step costs one round trip instead of two.
+     *
+     * <p>The create succeeds on any step without an attempt record, which is not always a fresh
+     * one: a step committed or deleted without an attempt record left (files written out of band
+     * and committed; a deletion removes the attempt record before the commit record, and DELETED
+     * keeps only the tombstone). The listing tells: when it shows any other record, the record
+     * just made is removed again (conditional on its eTag) before the decision is taken from the
+     * listing as without speculation, and the step is synced, since a sync may have listed it in
+     * between. Until then it only ever makes files look older than the attempt (never committable
+     * for that), or a DELETED step look DELETING (which the sweep finishes): nothing is committed or
+     * deleted because of it.
+     */
+    private Speculated speculate(CheckpointId id) {
+        CompletableFuture<Optional<StoredBlob>> create = CompletableFuture.supplyAsync(
+                () -> store.create(id.attemptBlob(), attemptRecord(), Map.of(Attempts.FIRST, "true")), beside);
+        Map<BlobName.Kind, StoredBlob> records;
+        try {
+            records = store.records(id);
+        } catch (RuntimeException e) {
+            takeBack(id, join(create));
+            throw e;
+        }
+        Optional<StoredBlob> ours = join(create);
+        if (ours.isEmpty()) {
+            return new Speculated(null, records);
+        }
+        StoredBlob mine = ours.get();
+        // The listing may have been served after the create: the record just made is no earlier attempt.
+        Map<BlobName.Kind, StoredBlob> others = new java.util.EnumMap<>(BlobName.Kind.class);
+        records.forEach((kind, blob) -> {
+            if (kind != BlobName.Kind.ATTEMPT || !mine.etag().equals(blob.etag())) {
+                others.put(kind, blob);
+            }
+        });
+        if (others.isEmpty()) {
+            return new Speculated(new Admitted(Admission.FRESH, Attempts.start(mine), mine, true), null);
+        }
+        takeBack(id, ours);
+        try {
+            checkpoints.refresh(id);
+        } catch (RuntimeException e) {
+            // The request's answer does not depend on it; the next sync of the step puts the row right.
+            LOG.log(Level.WARNING, "re-syncing " + id + " after taking back a speculative attempt record failed", e);
+        }
+        return new Speculated(null, others);
+    }
+
+    private void takeBack(CheckpointId id, Optional<StoredBlob> created) {
+        created.ifPresent(b -> store.deleteIfMatch(id.attemptBlob(), b.etag()));
+    }
+
+    private static <T> T join(CompletableFuture<T> f) {
+        try {
+            return f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+    }
+
+    /** Steps this instance has seen an attempt of: no speculative create for them. */
+    private void remember(CheckpointId id) {
+        if (known.size() > 10_000) {
+            known.clear();
+        }
+        known.put(id, Boolean.TRUE);
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.ckptvault.bench;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,8 +32,9 @@ public final class BenchMain {
         BENCHES.put("LatestLookupBench", IndexBench::latest);
         BENCHES.put("CommitBench", IndexBench::commit);
         BENCHES.put("BatchDeleteBench", BatchDeleteBench::run);
-        BENCHES.put("PythonClientBench", PythonClientBench::run);
         BENCHES.put("AccessBench", AccessBench::run);
+        BENCHES.put("PythonClientBench", PythonClientBench::run);
+        BENCHES.put("ScaleBench", ScaleBench::run);
     }
 
     private BenchMain() {
@@ -42,12 +44,17 @@ public final class BenchMain {
         Rounds rounds = new Rounds(Integer.getInteger("bench.warmup", 5), Integer.getInteger("bench.rounds", 15));
         List<String> names = args.length == 0 ? List.copyOf(BENCHES.keySet()) : List.of(args);
         for (String name : names) {
-            Bench bench = BENCHES.get(name);
-            if (bench == null) {
+            if (!BENCHES.containsKey(name)) {
                 throw new IllegalArgumentException("no benchmark '" + name + "'; known: " + BENCHES.keySet());
             }
-            System.out.println("== " + name + " (" + rounds.warmup() + " warm-up, " + rounds.timed() + " timed rounds)");
-            bench.run(rounds);
         }
+        for (String name : names) {
+            System.out.println("== " + name + " (" + rounds.warmup() + " warm-up, " + rounds.timed() + " timed rounds)");
+            BENCHES.get(name).run(rounds);
+        }
+        Path dir = Path.of(System.getProperty("ckptvault.projectDir", System.getProperty("user.dir")), "target", "bench");
+        Summary.write(dir, names, rounds);
+        // Pools of the app instances the benchmarks built are not daemon threads: end here.
+        System.exit(0);
     }
 }

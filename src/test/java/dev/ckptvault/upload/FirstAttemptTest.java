@@ -104,4 +104,51 @@ class FirstAttemptTest {
             assertTrue(app.index.open().contains(id));
         }
     }
+
+    @Test
+    void aStepCommittedWithoutAnAttemptRecordRefusesUploadsAndKeepsNone() throws Exception {
+        String run = "first-oob";
+        CheckpointId id = CheckpointId.of(run, 2);
+        try (TestApp writer = AZURITE.app()) {
+            // Files written out of band (the account key), then committed: no uploads call, no attempt record.
+            String etag = writer.storage.container().getBlobClient(id.prefix() + "a.bin").getBlockBlobClient()
+                    .upload(BinaryData.fromString("aaaa"), true).getETag();
+            Checkpoint c = writer.commits.commit(id, dev.ckptvault.json.Json.parse("{\"step\":2,\"files\":[{\"path\":"
+                    + "\"a.bin\",\"size\":4,\"etag\":" + dev.ckptvault.json.Json.write(etag) + "}]}", "manifest"));
+            assertEquals(CheckpointState.COMMITTED, c.state());
+        }
+        // An instance that knows nothing of the step opens it speculatively, finds the commit record, takes its record back.
+        try (TestApp app = AZURITE.app()) {
+            Trainer.Call r = new Trainer(app).uploads(run, 2, List.of("b.bin"));
+            assertEquals(409, r.status(), r.text());
+            assertEquals("CheckpointCommitted", r.body().at("/error/code").asText());
+            assertNull(app.store.records(id).get(BlobName.Kind.ATTEMPT), "no attempt record left on a committed step");
+            assertEquals(CheckpointState.COMMITTED, app.sync.get(id).orElseThrow().state());
+            assertEquals(CheckpointState.COMMITTED, app.sync.refresh(id).state());
+            assertEquals(2, app.queries.latest(new dev.ckptvault.layout.RunId(run)).step());
+        }
+    }
+
+    @Test
+    void aDeletedStepIsReopenedByAnInstanceThatKnowsNothingOfIt() throws Exception {
+        String run = "first-deleted";
+        CheckpointId id = CheckpointId.of(run, 4);
+        try (TestApp writer = AZURITE.app()) {
+            Trainer trainer = new Trainer(writer);
+            trainer.commitSmall(run, 4, 2, Map.of());
+            trainer.commitSmall(run, 5, 1, Map.of());
+            Checkpoint c = writer.sync.refresh(id);
+            assertEquals(dev.ckptvault.lifecycle.RetentionEnforcer.Outcome.DELETED,
+                    writer.enforcer.delete(c, "test", true).outcome());
+            assertEquals(List.of(id.tombstoneBlob()), trainer.blobs(id.prefix()), "DELETED: the tombstone alone");
+        }
+        try (TestApp app = AZURITE.app()) {
+            Trainer.Call r = new Trainer(app).uploads(run, 4, List.of("rank-0/shard.bin"));
+            assertEquals(200, r.status(), r.text());
+            var attempt = app.store.records(id).get(BlobName.Kind.ATTEMPT);
+            assertTrue(attempt != null && !Attempts.first(attempt), "a reopened step's attempt is not its first");
+            assertNull(app.store.records(id).get(BlobName.Kind.TOMBSTONE));
+            assertEquals(CheckpointState.UPLOADING, app.sync.refresh(id).state());
+        }
+    }
 }
