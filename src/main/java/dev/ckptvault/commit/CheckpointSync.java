@@ -75,7 +75,43 @@ public final class CheckpointSync implements CheckpointIndex {
     @Override
     public Checkpoint refresh(CheckpointId id) {
         awaitOpened(id);
-        return sync(id, null, null);
+        return sync(id, null, null).checkpoint();
+    }
+
+    @Override
+    public Synced refreshListed(CheckpointId id) {
+        awaitOpened(id);
+        Pass p = sync(id, null, null);
+        return new Synced(p.checkpoint(), p.listing().listed(), p.record(), p.rowEtag());
+    }
+
+    /**
+     * Marks a step DELETING right after its caller wrote the step's tombstone, without listing the
+     * prefix again: a step with a tombstone is DELETING whatever else its listing shows, so the row
+     * is derived from {@code before} (this caller's sync, whose listing was made after the row it
+     * left was read) plus the tombstone, and written only over the version {@code before} left. Any
+     * other write since falls back to a full sync. The details (files, bytes) are those of the
+     * listing before the tombstone; the sync after the deletion writes the last word.
+     *
+     * @return the checkpoint as now indexed
+     */
+    @Override
+    public Checkpoint deleting(CheckpointId id, Synced before, StoredBlob tombstone) {
+        if (before.rowEtag() == null || before.checkpoint() == null) {
+            return refresh(id);
+        }
+        List<StoredBlob> listed = new ArrayList<>(before.listed());
+        listed.removeIf(b -> b.name().equals(id.tombstoneBlob()));
+        listed.add(tombstone);
+        StepListing listing = StepListing.of(id, listed);
+        Checkpoint c = Derivation.derive(listing, manifestOf(id, listing), before.record(), Instant.now(clock),
+                incompleteTtl.apply(id.run())).checkpoint();
+        IndexStore.CheckpointRow row = new IndexStore.CheckpointRow(before.checkpoint(),
+                before.checkpoint().files().size(), before.rowEtag());
+        if (c.state() != CheckpointState.DELETING || !index.putCheckpoint(c, row, before.record())) {
+            return refresh(id);
+        }
+        return c;
     }
 
     /**
@@ -103,7 +139,7 @@ public final class CheckpointSync implements CheckpointIndex {
      */
     Checkpoint rebuild(CheckpointId id, List<StoredBlob> listed, RowsSeen seen) {
         awaitOpened(id);
-        return sync(id, StepListing.of(id, listed), seen);
+        return sync(id, StepListing.of(id, listed), seen).checkpoint();
     }
 
     /**
@@ -197,7 +233,12 @@ public final class CheckpointSync implements CheckpointIndex {
     }
 
     /** What one pass of a sync did: its rows written, or a newer writer got there first. */
-    private record Pass(Checkpoint checkpoint, boolean written, boolean createdRecord, RowsSeen current) {
+    private record Pass(Checkpoint checkpoint, boolean written, boolean createdRecord, RowsSeen current,
+                        StepListing listing, CommitRecord record, String rowEtag) {
+        Pass(Checkpoint checkpoint, boolean written, boolean createdRecord, RowsSeen current, StepListing listing,
+             CommitRecord record) {
+            this(checkpoint, written, createdRecord, current, listing, record, null);
+        }
     }
 
     /**
@@ -207,7 +248,7 @@ public final class CheckpointSync implements CheckpointIndex {
      *
      * @param given a listing made elsewhere (reindex) and the rows read before it; null: read and list here
      */
-    private Checkpoint sync(CheckpointId id, StepListing given, RowsSeen seenBeforeGiven) {
+    private Pass sync(CheckpointId id, StepListing given, RowsSeen seenBeforeGiven) {
         boolean rebuildFiles = given != null;
         StepListing listing = given;
         RowsSeen seen = seenBeforeGiven;
@@ -228,7 +269,7 @@ public final class CheckpointSync implements CheckpointIndex {
                 if (createdRecord && c != null && c.state() == CheckpointState.COMMITTED) {
                     notifyCommitted(c);
                 }
-                return c;
+                return pass;
             }
             if (attempt >= SYNC_ATTEMPTS) {
                 throw new StorageUnavailableException("the index rows of " + id + " kept changing while syncing it;"
@@ -251,7 +292,7 @@ public final class CheckpointSync implements CheckpointIndex {
     private Pass pass(CheckpointId id, StepListing listing, boolean fresh, RowsSeen seen, boolean rebuildFiles) {
         if (listing.isEmpty()) {
             index.setOpen(id, false);
-            return new Pass(seen.row() == null ? null : seen.row().summary(), true, false, null);
+            return new Pass(seen.row() == null ? null : seen.row().summary(), true, false, null, listing, null);
         }
         CommitRecord record = recordOf(id, listing);
         Optional<Manifest> manifest = manifestOf(id, listing);
@@ -284,21 +325,28 @@ public final class CheckpointSync implements CheckpointIndex {
         Checkpoint c = derived.checkpoint();
         if (rebuildFiles) {
             if (!index.replaceFiles(id, listing, record, seen.files())) {
-                return new Pass(c, false, committedNow, null);
+                return new Pass(c, false, committedNow, null, listing, record);
             }
         } else if (record != null && !recordKnown) {
             index.markRecorded(id, record);
+        }
+        if (!rebuildFiles && seen.row() != null && IndexStore.sameRow(c, seen.row())) {
+            // The row already says exactly this (a late event of a settled checkpoint, a re-check):
+            // rewriting it would change nothing but its ETag.
+            index.setOpen(id, c.state() == CheckpointState.UPLOADING || c.state() == CheckpointState.COMMITTING);
+            return new Pass(c, true, committedNow, null, listing, record, seen.rowEtag());
         }
         if (!index.putCheckpoint(c, seen.row(), record)) {
             Optional<IndexStore.CheckpointRow> current = index.checkpoint(id);
             // Another writer's row already says the same: nothing of this view is missing.
             if (!rebuildFiles && current.isPresent() && IndexStore.sameRow(c, current.get())) {
-                return new Pass(c, true, committedNow, null);
+                return new Pass(c, true, committedNow, null, listing, record);
             }
-            return new Pass(c, false, committedNow, rebuildFiles ? null : new RowsSeen(current.orElse(null), null));
+            return new Pass(c, false, committedNow, rebuildFiles ? null : new RowsSeen(current.orElse(null), null),
+                    listing, record);
         }
         index.setOpen(id, c.state() == CheckpointState.UPLOADING || c.state() == CheckpointState.COMMITTING);
-        return new Pass(c, true, committedNow, null);
+        return new Pass(c, true, committedNow, null, listing, record);
     }
 
     /** Whether the row already held the commit record's file view (written once per record). */
