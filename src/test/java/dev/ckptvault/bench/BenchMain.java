@@ -41,6 +41,9 @@ public final class BenchMain {
     }
 
     public static void main(String[] args) throws Exception {
+        // Before any JDK HTTP client exists: Node (Azurite, and the local host's clients of it)
+        // closes idle kept-alive connections after 5 s, so the client drops them first.
+        System.setProperty("jdk.httpclient.keepalive.timeout", "3");
         Rounds rounds = new Rounds(Integer.getInteger("bench.warmup", 5), Integer.getInteger("bench.rounds", 15));
         List<String> names = args.length == 0 ? List.copyOf(BENCHES.keySet()) : List.of(args);
         for (String name : names) {

@@ -137,50 +137,97 @@ final class IndexBench {
         return new CommitRecord(run.value(), step, Instant.now(), "lease", files, Map.of(), Map.of(), "r" + step);
     }
 
+    /**
+     * Commit latency in-process: 16 ranks' files written through issued URLs (plain HTTP), then
+     * the commit call; from the last shard written to the checkpoint read back COMMITTED. The
+     * baseline is the floor of any commit, done by hand with the SDK on the same kind of
+     * checkpoint: write the manifest, list the prefix, write the record, lease the 16 files (in
+     * parallel), write one table row.
+     */
     static void commit(BenchMain.Rounds rounds) throws Exception {
-        int files = Integer.getInteger("bench.files", 1000);
-        int timed = Math.min(rounds.timed(), 5);
-        try (AzuriteProcess azurite = AzuriteProcess.start(AzuriteExtension.projectDir(), null, 0, 0)) {
-            TestApp ctx = AzuriteExtension.app(azurite.connectionString(), Map.of(), Clock.systemUTC(),
-                    OutgoingEventPublisher.DISABLED);
+        int files = Integer.getInteger("bench.commit.files", 16);
+        int timed = Math.min(rounds.timed(), 10);
+        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
+                .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+        ExecutorService pool = Executors.newFixedThreadPool(files);
+        try (AzuriteProcess azurite = AzuriteProcess.start(AzuriteExtension.projectDir(), null, 0, 0);
+             TestApp ctx = AzuriteExtension.app(azurite.connectionString(), Map.of(), Clock.systemUTC(),
+                     OutgoingEventPublisher.DISABLED)) {
             Timings t = new Timings(timed, files);
-            int list = t.variant("one listing of the checkpoint (any commit check needs it)");
-            int commit = t.variant("commit: listing + _commit.json + " + files + " leases + index rows");
-            ExecutorService pool = Executors.newFixedThreadPool(8);
-            for (int r = -1; r < timed; r++) {
+            int floor = t.variant("(a) floor by hand: manifest + listing + record + " + files + " leases + 1 row");
+            int commit = t.variant("(b) last shard written -> COMMITTED read back (commit call)");
+            for (int r = -Math.min(rounds.warmup(), 3); r < timed; r++) {
                 CheckpointId id = CheckpointId.of("bench-commit", 100 + r);
+                List<String> paths = new ArrayList<>();
+                for (int i = 0; i < files; i++) {
+                    paths.add(String.format("rank-%05d/shard.bin", i));
+                }
+                dev.ckptvault.upload.UploadAnswer answer = ctx.uploads.issue(id, new dev.ckptvault.upload.UploadRequest(
+                        paths.stream().map(p -> new dev.ckptvault.upload.UploadRequest.FileRequest(
+                                new dev.ckptvault.layout.RelativePath(p), java.util.Optional.empty())).toList(),
+                        java.util.Optional.empty()));
+                byte[] data = new byte[64 << 10];
+                List<Future<String>> puts = new ArrayList<>();
+                for (var u : answer.uploads()) {
+                    puts.add(pool.submit(() -> dev.ckptvault.local.SasUrls.putBlob(http, u.url(), data).headers()
+                            .firstValue("etag").orElseThrow()));
+                }
                 StringBuilder manifest = new StringBuilder("{\"step\":" + id.step() + ",\"files\":[");
-                List<Future<String>> fs = new ArrayList<>();
                 for (int i = 0; i < files; i++) {
-                    String path = String.format("rank-%05d/shard.bin", i);
-                    fs.add(pool.submit(() -> ctx.storage.container().getBlobClient(id.prefix() + path)
-                            .getBlockBlobClient().upload(BinaryData.fromString("x"), true).getETag()));
+                    manifest.append(i == 0 ? "" : ",").append("{\"path\":\"").append(paths.get(i))
+                            .append("\",\"size\":").append(data.length).append(",\"etag\":")
+                            .append(dev.ckptvault.json.Json.write(puts.get(i).get())).append('}');
                 }
-                for (int i = 0; i < files; i++) {
-                    String path = String.format("rank-%05d/shard.bin", i);
-                    // Every manifest file names its eTag (required).
-                    manifest.append(i == 0 ? "" : ",").append("{\"path\":\"").append(path)
-                            .append("\",\"size\":1,\"etag\":\"").append(fs.get(i).get().replace("\"", "")).append("\"}");
+                long lastShard = System.nanoTime();
+                Checkpoint c = ctx.commits.commit(id, dev.ckptvault.json.Json.parse(manifest.append("]}").toString(), "manifest"));
+                Checkpoint read = ctx.queries.get(id, false);
+                long visible = System.nanoTime();
+                if (c.state() != CheckpointState.COMMITTED || read.state() != CheckpointState.COMMITTED) {
+                    throw new IllegalStateException("expected COMMITTED, got " + c.state() + " / " + read.state());
                 }
-                ctx.store.createIfAbsent(id.manifestBlob(), manifest.append("]}").toString().getBytes(), Map.of());
-                long s = System.nanoTime();
-                int listed = ctx.store.list(id.prefix(), true).size();
-                long e1 = System.nanoTime() - s;
-                s = System.nanoTime();
-                Checkpoint c = ctx.sync.refresh(id);
-                long e2 = System.nanoTime() - s;
-                if (c.state() != CheckpointState.COMMITTED || listed != files + 1) {
-                    throw new IllegalStateException("expected COMMITTED with " + files + " files, got " + c.state());
+                // The floor, on a checkpoint of its own with the same files.
+                CheckpointId byHand = CheckpointId.of("bench-floor", 100 + r);
+                List<String> names = new ArrayList<>();
+                List<Future<?>> writes = new ArrayList<>();
+                for (String p : paths) {
+                    names.add(byHand.prefix() + p);
+                    writes.add(pool.submit(() -> ctx.storage.container().getBlobClient(byHand.prefix() + p)
+                            .getBlockBlobClient().upload(BinaryData.fromBytes(data), true)));
                 }
+                for (Future<?> f : writes) {
+                    f.get();
+                }
+                long f0 = System.nanoTime();
+                ctx.store.createIfAbsent(byHand.manifestBlob(), manifest.toString().getBytes(), Map.of());
+                ctx.store.list(byHand.prefix(), true);
+                ctx.store.createIfAbsent(byHand.commitBlob(), manifest.toString().getBytes(), Map.of());
+                String lease = java.util.UUID.randomUUID().toString();
+                List<Future<?>> leases = new ArrayList<>();
+                for (String n : names) {
+                    leases.add(pool.submit(() -> ctx.store.acquireLease(n, lease)));
+                }
+                for (Future<?> f : leases) {
+                    f.get();
+                }
+                ctx.storage.indexTable().upsertEntity(new com.azure.data.tables.models.TableEntity("bench-floor",
+                        dev.ckptvault.index.IndexKeys.checkpointRow(100 + r)).addProperty("State", "COMMITTED"));
+                long f1 = System.nanoTime();
                 if (r >= 0) {
-                    t.record(list, r, e1);
-                    t.record(commit, r, e2);
+                    t.record(commit, r, visible - lastShard);
+                    t.record(floor, r, f1 - f0);
                 }
             }
-            pool.shutdown();
             t.print();
-            System.out.println("(ratio column: the listing is the baseline; us/op is per file)");
+            double latency = t.medianMs(commit);
+            double floorMs = t.medianMs(floor);
+            Summary.put("commit_latency_ms_p50", latency);
+            Summary.put("commit_floor_ms_p50", floorMs);
+            Summary.put("commit_latency_vs_floor", latency / floorMs);
+            Summary.row("commit latency in-process, " + files + " ranks (last shard -> COMMITTED)", "commit_latency_ms_p50",
+                    Summary.ms(latency), "floor by hand (manifest, listing, record, " + files + " leases, row) "
+                            + Summary.ms(floorMs), Summary.x(latency / floorMs), null, null);
+        } finally {
+            pool.shutdownNow();
         }
     }
-
 }

@@ -35,6 +35,10 @@ final class Summary {
         FIELDS.put(field, value instanceof Double d ? round(d) : value);
     }
 
+    static synchronized Object get(String field, Object otherwise) {
+        return FIELDS.getOrDefault(field, otherwise);
+    }
+
     static synchronized void row(String figure, String field, String value, String baseline, String ratio,
                                  String target, Boolean met) {
         ROWS.add(new Row(figure, field, value, baseline, ratio, target, met));
