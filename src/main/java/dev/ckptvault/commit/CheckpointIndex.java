@@ -56,13 +56,14 @@ public interface CheckpointIndex {
     Checkpoint deleting(CheckpointId id, Synced before, StoredBlob tombstone);
 
     /**
-     * Indexes a step whose first attempt the caller has just opened, as {@link #refresh} would,
-     * without listing and without making the caller wait: see {@link CheckpointSync#opened}.
+     * Opens a step's first attempt beside the caller: writes its record ({@code open}) and indexes
+     * the step as {@link #refresh} would, without listing; see {@link CheckpointSync#opened}.
      *
-     * @param attempt the attempt record as the caller's create-once write stored it
-     * @param worker  where the index write runs
+     * @param open   writes the attempt record (create-once); empty when another writer did
+     * @param worker where this runs
      */
-    void opened(CheckpointId id, StoredBlob attempt, java.util.concurrent.Executor worker);
+    void opened(CheckpointId id, java.util.function.Supplier<java.util.Optional<StoredBlob>> open,
+                java.util.concurrent.Executor worker);
 
     /**
      * Derives one checkpoint from one listing of its prefix, as {@link #refresh} would, without

@@ -143,31 +143,33 @@ public final class CheckpointSync implements CheckpointIndex {
     }
 
     /**
-     * The rows of a step whose first attempt the caller opened a moment ago, written beside the
-     * caller (on {@code worker}) so that a fresh step's uploads answer waits for two storage round
-     * trips, not four. The step held no app record before ({@code WriteGate}: FRESH), so no write
-     * URL for it existed and nothing under it is committable: the listing a refresh would make
-     * differs from "the attempt record alone" at most by blobs written out of band before the
-     * attempt, which change nothing of an UPLOADING row. So the row is derived from that record
-     * and created only where none exists (never over another writer's, which is at least as new);
-     * a row that exists already (an event got there first, or one left from before) is brought in
-     * line by a full refresh instead.
+     * A step's first attempt, opened beside the request that found the step empty (so that the
+     * request answers after one listing, not after four round trips): writes the attempt record,
+     * then the step's rows. The step held no app record ({@code WriteGate}: FRESH), so no write URL
+     * for it existed and nothing under it is committable: the listing a refresh would make differs
+     * from "the attempt record alone" at most by blobs written out of band, or by files of this
+     * attempt written since, neither of which changes an UPLOADING row but for its activity time.
+     * So the row is derived from that record and created only where none exists (never over
+     * another writer's, which is at least as new); a row that exists already (an event got there
+     * first, or one left from before) is brought in line by a full refresh instead.
      *
-     * <p>Until the write lands, this instance's own reads and syncs of the step wait for it (read
-     * your writes). Should it fail or the process stop first, the attempt record's BlobCreated
-     * event, the first shard's event (a shard of a step without a row refreshes it) and the commit
-     * each create the row from storage, as they did before this shortcut existed.
+     * <p>Until this is done, this instance's own reads and syncs of the step wait for it (read your
+     * writes). Should it fail or the process stop first, nothing is lost but time: the first
+     * attempt starts at the epoch, so files written without the record are its files; the next
+     * request of the step writes the record; the first shard's event (a shard of a step without a
+     * row refreshes it) and the commit index the step from storage.
      */
     @Override
-    public void opened(CheckpointId id, StoredBlob attempt, Executor worker) {
+    public void opened(CheckpointId id, java.util.function.Supplier<Optional<StoredBlob>> open, Executor worker) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         pendingOpened.put(id, done);
         try {
             worker.execute(() -> {
                 try {
-                    writeOpened(id, attempt);
+                    open.get().ifPresent(attempt -> writeOpened(id, attempt));
                 } catch (RuntimeException e) {
-                    LOG.log(Level.WARNING, "indexing the fresh step " + id + " failed; its events and commit index it", e);
+                    LOG.log(Level.WARNING, "opening the fresh step " + id + " failed; its next request, events and"
+                            + " commit make up for it", e);
                 } finally {
                     pendingOpened.remove(id, done);
                     done.complete(null);

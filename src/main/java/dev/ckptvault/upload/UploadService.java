@@ -41,8 +41,8 @@ public final class UploadService {
     /**
      * @param discard deletes the named blobs last written before the given time (storage's clock),
      *                conditionally in storage, never one written at or after it
-     * @param signing runs the signing of a request's URLs while the request waits on storage, and a
-     *                fresh step's first index write after the answer
+     * @param signing runs the signing of a request's URLs while the request waits on storage, and
+     *                the opening of a step's first attempt (its record and index rows) beside the request
      */
     public UploadService(WriteGate gate, RunRecords runs, SasSigner signer, CheckpointIndex index,
                          BiConsumer<List<String>, Instant> discard, Clock clock,
@@ -118,9 +118,9 @@ public final class UploadService {
             // no earlier one, so its ranks skip this round trip.
             discard.accept(blobNames, admitted.attemptStart());
         }
-        if (admitted.opened() != null) {
-            index.opened(id, admitted.opened(), signing);
-        } else if (admitted.admission().startedAttempt()) {
+        if (admitted.opens()) {
+            index.opened(id, () -> gate.openFirstAttempt(id), signing);
+        } else if (admitted.admission() == WriteGate.Admission.NEW_ATTEMPT) {
             index.refresh(id);
         }
     }

@@ -17,11 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 import dev.ckptvault.checkpoint.Checkpoint;
 import dev.ckptvault.commit.CheckpointIndex;
 import dev.ckptvault.checkpoint.CheckpointState;
@@ -39,7 +35,6 @@ import dev.ckptvault.checkpoint.StoredBlob;
  * record, at most once a minute per step (see {@link Attempts}).
  */
 public final class WriteGate {
-    private static final Logger LOG = Logger.getLogger(WriteGate.class.getName());
     /** Renewals closer together than this do not write the attempt record again. */
     static final Duration ACTIVITY_GRANULARITY = Duration.ofMinutes(1);
 
@@ -57,27 +52,15 @@ public final class WriteGate {
     private final OwedEvents owed;
     /** Steps this instance marked active lately: a burst of renewals costs one conditional write. */
     private final Map<CheckpointId, Instant> marked = new ConcurrentHashMap<>();
-    /** Steps this instance admitted a request of (see {@link #speculate}). */
-    private final Map<CheckpointId, Boolean> known = new ConcurrentHashMap<>();
-    /** Steps a request of this instance is opening speculatively right now: one speculation per step at a time. */
+    /** Fresh steps whose first attempt record a request of this instance is writing right now. */
     private final Map<CheckpointId, Boolean> opening = new ConcurrentHashMap<>();
-    private final Executor beside;
 
-    /**
-     * @param checkpoints the commit side, asked which listed files a committing checkpoint still misses
-     * @param beside      runs a speculative attempt-record create while the request lists the step
-     */
-    public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock, OwedEvents owed, Executor beside) {
+    /** @param checkpoints the commit side, asked which listed files a committing checkpoint still misses */
+    public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock, OwedEvents owed) {
         this.store = store;
         this.checkpoints = checkpoints;
         this.clock = clock;
         this.owed = owed;
-        this.beside = beside;
-    }
-
-    /** Without a second thread: the speculative create runs before the listing (same outcome, one more round trip). */
-    public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock, OwedEvents owed) {
-        this(store, checkpoints, clock, owed, Runnable::run);
     }
 
     public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock) {
@@ -104,14 +87,14 @@ public final class WriteGate {
      * @param attemptStart when the attempt the request belongs to began (storage's clock), or null
      *                     when the step has no attempt record: what was written before it belongs to
      *                     an earlier attempt
-     * @param opened       the attempt record as this request created it for a step that had no
-     *                     record at all (FRESH), else null
      * @param first        the attempt is the step's first ({@link Attempts#FIRST}): nothing of an
      *                     earlier attempt can lie under its paths
+     * @param opens        this request is to write the first attempt's record
+     *                     ({@link #openFirstAttempt}), after answering
      */
-    public record Admitted(Admission admission, Instant attemptStart, StoredBlob opened, boolean first) {
+    public record Admitted(Admission admission, Instant attemptStart, boolean first, boolean opens) {
         public Admitted(Admission admission, Instant attemptStart) {
-            this(admission, attemptStart, null, false);
+            this(admission, attemptStart, false, false);
         }
     }
 
@@ -121,22 +104,7 @@ public final class WriteGate {
      * @param incompleteTtl how long an uncommitted attempt stays open after its last activity
      */
     public Admitted admit(CheckpointId id, List<RelativePath> paths, Duration incompleteTtl) {
-        Map<BlobName.Kind, StoredBlob> records;
-        if (!known.containsKey(id) && opening.putIfAbsent(id, Boolean.TRUE) == null) {
-            try {
-                Speculated s = speculate(id);
-                if (s.fresh() != null) {
-                    remember(id);
-                    return s.fresh();
-                }
-                records = s.records();
-            } finally {
-                opening.remove(id);
-            }
-        } else {
-            records = store.records(id);
-        }
-        remember(id);
+        Map<BlobName.Kind, StoredBlob> records = store.records(id);
         if (records.containsKey(BlobName.Kind.COMMIT)) {
             throw new ConflictException(ErrorCodes.CHECKPOINT_COMMITTED,
                     "checkpoint " + id.step() + " of run " + id.run() + " is committed and immutable", "step");
@@ -149,18 +117,17 @@ public final class WriteGate {
         if (records.containsKey(BlobName.Kind.MANIFEST)) {
             requireStillMissing(id, paths);
             markActive(id, attempt);
-            return new Admitted(Admission.COMMITTING, attempt == null ? null : Attempts.start(attempt), null,
-                    Attempts.first(attempt));
+            return new Admitted(Admission.COMMITTING, attempt == null ? null : Attempts.start(attempt),
+                    Attempts.first(attempt), false);
         }
         if (attempt == null) {
             if (records.isEmpty()) {
-                // The step's first attempt: the write's answer says when it began, no listing needed.
-                Optional<StoredBlob> created = store.create(id.attemptBlob(), attemptRecord(),
-                        Map.of(Attempts.FIRST, "true"));
-                if (created.isPresent()) {
-                    return new Admitted(Admission.FRESH, Attempts.start(created.get()), created.get(), true);
-                }
-                return started(id, false, Admission.FRESH);
+                // The step's first attempt. Its record need not exist before the answer: nothing of an
+                // earlier attempt can lie under the step, so the attempt starts at the epoch (no file is
+                // too old for it) and the record, marked first, is written beside the request (by
+                // exactly one request of this instance at a time; of several instances, one create wins).
+                boolean opens = opening.putIfAbsent(id, Boolean.TRUE) == null;
+                return new Admitted(Admission.FRESH, Instant.EPOCH, true, opens);
             }
             return started(id, startAttempt(id, null), Admission.FRESH);
         }
@@ -168,81 +135,22 @@ public final class WriteGate {
             return started(id, startAttempt(id, attempt.etag()), Admission.NEW_ATTEMPT);
         }
         markActive(id, attempt);
-        return new Admitted(Admission.JOINED, Attempts.start(attempt), null, Attempts.first(attempt));
-    }
-
-    /** What a speculative opening found: the fresh admission, or the step's records to decide from. */
-    private record Speculated(Admitted fresh, Map<BlobName.Kind, StoredBlob> records) {
+        return new Admitted(Admission.JOINED, Attempts.start(attempt), Attempts.first(attempt), false);
     }
 
     /**
-     * The first request of this instance for a step it knows nothing of: most such steps are
-     * fresh, so the attempt record is created (create-once, marked first) at the same time as the
-     * step's records are listed, and a fresh step costs one round trip instead of two.
+     * Writes the record of a step's first attempt (create-once): marked first, its start the
+     * epoch, as {@link #admit} answered. Called once for the request whose admission {@code opens}.
      *
-     * <p>The create succeeds on any step without an attempt record, which is not always a fresh
-     * one: a step committed or deleted without an attempt record left (files written out of band
-     * and committed; a deletion removes the attempt record before the commit record, and DELETED
-     * keeps only the tombstone). The listing tells: when it shows any other record, the record
-     * just made is removed again (conditional on its eTag) before the decision is taken from the
-     * listing as without speculation, and the step is synced, since a sync may have listed it in
-     * between. Until then it only ever makes files look older than the attempt (never committable
-     * for that), or a DELETED step look DELETING (which the sweep finishes): nothing is committed or
-     * deleted because of it.
+     * @return the record as written, or empty when another request or instance wrote it first
      */
-    private Speculated speculate(CheckpointId id) {
-        CompletableFuture<Optional<StoredBlob>> create = CompletableFuture.supplyAsync(
-                () -> store.create(id.attemptBlob(), attemptRecord(), Map.of(Attempts.FIRST, "true")), beside);
-        Map<BlobName.Kind, StoredBlob> records;
+    public Optional<StoredBlob> openFirstAttempt(CheckpointId id) {
         try {
-            records = store.records(id);
-        } catch (RuntimeException e) {
-            takeBack(id, join(create));
-            throw e;
+            return store.create(id.attemptBlob(), attemptRecord(),
+                    Map.of(Attempts.FIRST, "true", Attempts.START, Instant.EPOCH.toString()));
+        } finally {
+            opening.remove(id);
         }
-        Optional<StoredBlob> ours = join(create);
-        if (ours.isEmpty()) {
-            return new Speculated(null, records);
-        }
-        StoredBlob mine = ours.get();
-        // The listing may have been served after the create: the record just made is no earlier attempt.
-        Map<BlobName.Kind, StoredBlob> others = new java.util.EnumMap<>(BlobName.Kind.class);
-        records.forEach((kind, blob) -> {
-            if (kind != BlobName.Kind.ATTEMPT || !mine.etag().equals(blob.etag())) {
-                others.put(kind, blob);
-            }
-        });
-        if (others.isEmpty()) {
-            return new Speculated(new Admitted(Admission.FRESH, Attempts.start(mine), mine, true), null);
-        }
-        takeBack(id, ours);
-        try {
-            checkpoints.refresh(id);
-        } catch (RuntimeException e) {
-            // The request's answer does not depend on it; the next sync of the step puts the row right.
-            LOG.log(Level.WARNING, "re-syncing " + id + " after taking back a speculative attempt record failed", e);
-        }
-        return new Speculated(null, others);
-    }
-
-    private void takeBack(CheckpointId id, Optional<StoredBlob> created) {
-        created.ifPresent(b -> store.deleteIfMatch(id.attemptBlob(), b.etag()));
-    }
-
-    private static <T> T join(CompletableFuture<T> f) {
-        try {
-            return f.join();
-        } catch (java.util.concurrent.CompletionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : e;
-        }
-    }
-
-    /** Steps this instance has seen an attempt of: no speculative create for them. */
-    private void remember(CheckpointId id) {
-        if (known.size() > 10_000) {
-            known.clear();
-        }
-        known.put(id, Boolean.TRUE);
     }
 
     /**
@@ -252,7 +160,7 @@ public final class WriteGate {
     private Admitted started(CheckpointId id, boolean wrote, Admission ifWrote) {
         StoredBlob now = store.records(id).get(BlobName.Kind.ATTEMPT);
         Instant start = now == null ? null : Attempts.start(now);
-        return new Admitted(wrote ? ifWrote : Admission.JOINED, start, null, Attempts.first(now));
+        return new Admitted(wrote ? ifWrote : Admission.JOINED, start, Attempts.first(now), false);
     }
 
     private void reopenDeleted(CheckpointId id, StoredBlob tombstone) {

@@ -102,7 +102,7 @@ public final class AppContext implements AutoCloseable {
                 .orElse(OutgoingEventPublisher.DISABLED);
         OutgoingEvents outgoing = new OutgoingEvents(publisher, store, config.container(),
                 storage.blobService().getAccountUrl());
-        UploadService uploads = new UploadService(new WriteGate(store, sync, clock, outgoing::settleDeleted, workers), runs, signer,
+        UploadService uploads = new UploadService(new WriteGate(store, sync, clock, outgoing::settleDeleted), runs, signer,
                 sync, store::deleteWrittenBefore, clock, config.defaultUrlLifetime(), config.maxUrlLifetime(),
                 policies::incompleteTtl, workers);
         RetentionService retention = new RetentionService(sync, policies, runs,

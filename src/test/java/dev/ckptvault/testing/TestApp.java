@@ -85,7 +85,7 @@ public final class TestApp implements AutoCloseable {
         policies = new RunPolicies(runs, RetentionPolicy.of(config.retention()), config.maxUrlLifetime());
         sync = new CheckpointSync(store, index, new CommitLeases(store, pool), clock, policies::incompleteTtl);
         outgoing = new OutgoingEvents(publisher, store, config.container(), storage.blobService().getAccountUrl());
-        uploads = new UploadService(new WriteGate(store, sync, clock, outgoing::settleDeleted, pool), runs, signer, sync,
+        uploads = new UploadService(new WriteGate(store, sync, clock, outgoing::settleDeleted), runs, signer, sync,
                 store::deleteWrittenBefore, clock, config.defaultUrlLifetime(), config.maxUrlLifetime(),
                 policies::incompleteTtl, pool);
         commits = new CommitService(store, sync, config.maxFilesPerRequest());

@@ -25,9 +25,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * A step's first attempt is opened without listing it (the create's own answer says when it
- * began, the index row is derived from the attempt record alone) and its ranks skip the discard
- * of earlier attempts' leftovers, of which there are none. A replacing attempt is not "first".
+ * A step's first attempt is answered after one listing: its record (marked first, starting at the
+ * epoch) and its index rows are written beside the request, and its ranks skip the discard of
+ * earlier attempts' leftovers, of which there are none. A step committed or deleted without an
+ * attempt record is no fresh step. A replacing attempt is not "first".
  */
 class FirstAttemptTest {
     @RegisterExtension
@@ -39,11 +40,13 @@ class FirstAttemptTest {
             Trainer trainer = new Trainer(app);
             CheckpointId id = CheckpointId.of("first", 100);
             assertEquals(200, trainer.uploads("first", 100, List.of("rank-0/a.bin")).status());
+            // Written beside the request; this instance's reads wait for it.
+            Checkpoint row = app.sync.get(id).orElseThrow();
             var attempt = app.store.records(id).get(BlobName.Kind.ATTEMPT);
             assertTrue(Attempts.first(attempt), "the record of a step's first attempt says so");
-            Checkpoint row = app.sync.get(id).orElseThrow();
+            assertEquals(Instant.EPOCH, Attempts.start(attempt), "no file is too old for a first attempt");
             assertEquals(CheckpointState.UPLOADING, row.state());
-            assertEquals(Attempts.start(attempt), row.lastActivityAt(), "the row's activity is the attempt's start");
+            assertEquals(attempt.lastModified(), row.lastActivityAt(), "the row's activity is the record's write");
             assertTrue(app.index.open().contains(id), "a fresh step is open for the sweep and the local watcher");
             // The row is what a full refresh derives from storage.
             assertEquals(row, app.sync.refresh(id));
@@ -117,7 +120,7 @@ class FirstAttemptTest {
                     + "\"a.bin\",\"size\":4,\"etag\":" + dev.ckptvault.json.Json.write(etag) + "}]}", "manifest"));
             assertEquals(CheckpointState.COMMITTED, c.state());
         }
-        // An instance that knows nothing of the step opens it speculatively, finds the commit record, takes its record back.
+        // The listing shows the commit record: no attempt record is written.
         try (TestApp app = AZURITE.app()) {
             Trainer.Call r = new Trainer(app).uploads(run, 2, List.of("b.bin"));
             assertEquals(409, r.status(), r.text());
