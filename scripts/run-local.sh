@@ -3,7 +3,11 @@
 # app's own function classes on http://127.0.0.1:7071. Prints "ckptvault ready on http://127.0.0.1:PORT"
 # when it serves; Ctrl-C or SIGTERM stops both.
 #
-#   scripts/run-local.sh [--port N] [--data DIR] [--forward-to URL] [--function-key K] [--admin-key K]
+#   scripts/run-local.sh [--port N] [--data DIR] [--forward-to URL] [--admin-key K] [--function-key K]
+#                        [--allow-host NAME]... [--poll-ms N]
+#
+# Admin routes need the admin key: --admin-key K, else one made at first start and kept in
+# DIR/admin-key (owner-only; the log says where). Token routes need a run token (docs/access.md).
 #
 # Needs Java 17, Maven and Node. CKPT_STORAGE set: that storage is used and no Azurite is started.
 # Windows: mvn -Plocal -DskipTests test-compile exec:java -Dexec.args="--port 7071"

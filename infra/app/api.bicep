@@ -90,12 +90,12 @@ var ckptAppSettings = {
   CKPT_BOOTSTRAP_SOFT_DELETE_DAYS: string(softDeleteDays)
   CKPT_BOOTSTRAP_ALLOW_SHARED_KEY_ACCESS: 'false'
   CKPT_BOOTSTRAP_DEADLETTER_CONTAINER: deadLetterContainer
+  CKPT_KEYS_CONTAINER: keysContainerName
+  CKPT_TOKEN_MAX_MINUTES: '10080'
 }
 
-// The app will read the keys container from CKPT_KEYS_CONTAINER. It is not set yet because the app
-// does not read it yet (SettingsParityTest): when the app's settings list gains it, add
-// `CKPT_KEYS_CONTAINER: keysContainerName` to ckptAppSettings above. Same for
-// CKPT_TOKEN_MAX_MINUTES. The app identity alone holds a role on this container.
+// The app's token-signing keys and revocation markers live in this container (never in an app
+// setting); the app identity alone holds a role on it.
 var keysContainerName = keysContainer
 
 // Flex Consumption takes the runtime from functionAppConfig: FUNCTIONS_WORKER_RUNTIME and

@@ -3,6 +3,11 @@
 The tests talk to a real ckptvault local host and a real Azurite (CKPT_BASE_URL, set by
 PythonClientIT during `mvn verify`, or by hand against scripts/run-local.sh). Faults are injected
 on the wire by FaultProxy, never by patching the client.
+
+The app's run routes demand a run token. With CKPT_ADMIN_KEY set, BASE_URL is a LauncherProxy in
+front of the app that does what a job launcher does: it issues one write token per run through
+the admin route and hands it on (Authorization: Bearer) with every request of that run that
+carries no credential of its own.
 """
 
 import hashlib
@@ -26,15 +31,19 @@ sys.path.insert(0, CLIENT_DIR)
 
 from ckptvault import CheckpointClient, CheckpointError, RetryPolicy  # noqa: E402
 
-BASE_URL = os.environ.get("CKPT_BASE_URL")
+APP_URL = os.environ.get("CKPT_BASE_URL")
+ADMIN_KEY = os.environ.get("CKPT_ADMIN_KEY")
 FUNCTION_KEY = os.environ.get("CKPT_FUNCTION_KEY")
 KiB = 1024
 
 
 def require_stack():
-    if not BASE_URL:
+    if not APP_URL:
         raise unittest.SkipTest("CKPT_BASE_URL is not set: run through `mvn verify` (PythonClientIT) "
                                 "or against scripts/run-local.sh with CKPT_BASE_URL=http://127.0.0.1:PORT")
+    if not ADMIN_KEY:
+        raise RuntimeError("CKPT_ADMIN_KEY is not set: the tests issue run tokens with the app's admin key "
+                           "(scripts/run-local.sh keeps a development one in .azurite/admin-key)")
 
 
 def new_run_id(name):
@@ -77,6 +86,99 @@ def read_tree(root):
             with open(path, "rb") as fh:
                 out[os.path.relpath(path, root).replace(os.sep, "/")] = fh.read()
     return out
+
+
+class LauncherProxy:
+    """What a job launcher does for the ranks it starts, as an HTTP proxy in front of the app.
+
+    A request under /api/runs/{run} without an Authorization or x-functions-key header gets a write
+    token of that run, issued once per run with the admin key (POST /api/manage/runs/{run}/tokens)
+    and then reused. Everything else passes unchanged; the admin key never leaves this process
+    except to the token route.
+    """
+
+    RUN = re.compile(r"^/api/runs/([^/?]+)")
+
+    def __init__(self, app_url, admin_key):
+        self.app = urllib.parse.urlsplit(app_url)
+        self.admin_key = admin_key
+        self.tokens = {}
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                proxy._serve(self)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                # A trainer killed on purpose (the PyTorch test) leaves its connections broken: not news.
+                if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                    super().handle_error(request, client_address)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base_url = "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def _call(self, method, path, body, headers):
+        conn = http.client.HTTPConnection(self.app.netloc, timeout=120)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.getheaders(), resp.read()
+        finally:
+            conn.close()
+
+    def token(self, run):
+        """(token, None), or (None, the app's answer) when it would not issue one."""
+        with self._lock:
+            if run in self.tokens:
+                return self.tokens[run], None
+            answer = self._call("POST", "/api/manage/runs/%s/tokens" % urllib.parse.quote(run, safe=""),
+                                json.dumps({"scope": "write", "ttlMinutes": 240}).encode(),
+                                {"content-type": "application/json", "x-functions-key": self.admin_key})
+            if answer[0] != 200:
+                return None, answer
+            self.tokens[run] = json.loads(answer[2])["token"]
+            return self.tokens[run], None
+
+    def _serve(self, handler):
+        length = int(handler.headers.get("content-length") or 0)
+        body = handler.rfile.read(length) if length else None
+        headers = {k: v for k, v in handler.headers.items()
+                   if k.lower() not in ("host", "connection", "content-length")}
+        answer = None
+        m = self.RUN.match(handler.path)
+        credentialed = any(k.lower() in ("authorization", "x-functions-key") for k in headers)
+        if m and not credentialed:
+            token, refused = self.token(urllib.parse.unquote(m.group(1)))
+            if token:
+                headers["authorization"] = "Bearer " + token
+            else:
+                answer = refused
+        if answer is None:
+            answer = self._call(handler.command, handler.path,
+                                body if body or handler.command in ("PUT", "POST") else None, headers)
+        status, response_headers, data = answer
+        handler.send_response(status)
+        for name, value in response_headers:
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                handler.send_header(name, value)
+        handler.send_header("content-length", str(len(data)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(data)
+
+
+BASE_URL = LauncherProxy(APP_URL, ADMIN_KEY).base_url if APP_URL and ADMIN_KEY else APP_URL
 
 
 class Exchange:

@@ -22,7 +22,7 @@ class ArchitectureTest {
     static final String[] CORE = {"..checkpoint..", "..retention..", "..layout..", "..error..", "..json..", "..config.."};
     static final String[] ADAPTERS = {"..storage..", "..index..", "..events.."};
     static final String[] SERVICES = {"..commit..", "..upload..", "..query..", "..lifecycle..", "..run..",
-            "..health..", "..provisioning.."};
+            "..health..", "..provisioning..", "..access.."};
 
     static JavaClasses app;
 

@@ -31,12 +31,15 @@ import java.util.logging.Logger;
  * The local event source: Azurite emits no Event Grid events, so this watcher lists blobs and
  * emits {@code Microsoft.Storage.BlobCreated} / {@code BlobDeleted} in Azure's Event Grid schema.
  *
- * <p>Cost: each poll lists only the checkpoints the index reports as open (UPLOADING or
- * COMMITTING), one listing per checkpoint, plus one final listing after a checkpoint leaves that
- * set (which catches its commit record). Committed checkpoints are never listed again, so a poll
- * costs the same with ten or ten thousand of them. The price: blobs written under a settled
- * checkpoint (tampering, deletion by retention) produce no local event; the sweep and the
- * services that change them do not depend on these events.
+ * <p>Cost: each poll lists only the checkpoints its supplier names, one listing per checkpoint,
+ * plus one final listing after a checkpoint leaves that set. The local host names the open ones
+ * (UPLOADING or COMMITTING) and those committed within {@code CKPT_URL_MAX_MINUTES}: a write URL
+ * issued before a commit may still break the commit lease and overwrite a file, and that change
+ * must turn the checkpoint TAMPERED as a blob event does in Azure. Older checkpoints are not
+ * listed again (no live URL can write them), so a poll costs the same with ten or ten thousand
+ * of them. The price: blobs written under an older settled checkpoint out of band (deletion by
+ * retention, a key holder) produce no local event; the sweep and the services that change them
+ * do not depend on these events.
  *
  * <p>Delivery is at least once: a checkpoint's snapshot (blob name to eTag) advances only when
  * its whole batch was accepted, so a failed batch is diffed and sent again on the next poll (with
@@ -72,6 +75,7 @@ public final class BlobEventWatcher implements AutoCloseable {
     /**
      * @param container the container to watch, read with the SDK directly: the watcher plays Event
      *                  Grid's part, outside the app
+     * @param open      the checkpoints to watch now (asked on every poll)
      */
     public BlobEventWatcher(BlobContainerClient container, String accountName, Supplier<List<CheckpointId>> open,
                             EventSink sink, Clock clock) {
@@ -103,7 +107,7 @@ public final class BlobEventWatcher implements AutoCloseable {
     }
 
     /**
-     * One pass: lists every open checkpoint (and each that just left the open set, one last
+     * One pass: lists every watched checkpoint (and each that just left the watched set, one last
      * time), emits the differences, and returns how many events were delivered.
      */
     public synchronized int pollOnce() {

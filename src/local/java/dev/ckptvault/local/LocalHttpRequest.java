@@ -36,8 +36,17 @@ public final class LocalHttpRequest implements HttpRequestMessage<Optional<Strin
 
     /** A request as a test or tool would build it. */
     public static LocalHttpRequest of(HttpMethod method, String path, Map<String, String> query, String body) {
-        return new LocalHttpRequest(method, URI.create("http://127.0.0.1:7071" + path),
-                body == null ? Map.of() : Map.of("content-type", "application/json"), query, body);
+        return of(method, path, query, body, Map.of());
+    }
+
+    /** A request as a test or tool would build it, with these headers (e.g. Authorization). */
+    public static LocalHttpRequest of(HttpMethod method, String path, Map<String, String> query, String body,
+                                      Map<String, String> headers) {
+        Map<String, String> h = new LinkedHashMap<>(headers);
+        if (body != null) {
+            h.putIfAbsent("content-type", "application/json");
+        }
+        return new LocalHttpRequest(method, URI.create("http://127.0.0.1:7071" + path), h, query, body);
     }
 
     @Override

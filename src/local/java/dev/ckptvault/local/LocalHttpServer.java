@@ -3,153 +3,237 @@ package dev.ckptvault.local;
 import com.microsoft.azure.functions.HttpMethod;
 import com.microsoft.azure.functions.HttpResponseMessage;
 import com.microsoft.azure.functions.annotation.AuthorizationLevel;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
-import java.io.ByteArrayOutputStream;
+import dev.ckptvault.error.ErrorBody;
+import dev.ckptvault.json.Json;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
-import dev.ckptvault.error.ErrorBody;
-import dev.ckptvault.json.Json;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpHeaderValue;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
  * The HTTP side of the local host on 127.0.0.1: function routes under {@code /api} and the Event
- * Grid webhook under {@code /runtime/webhooks/eventgrid}, with function keys checked as Azure
- * does when keys are configured.
+ * Grid webhook under {@code /runtime/webhooks/eventgrid}, with keys checked as Azure's host does.
+ *
+ * <p>Built on Jetty (a developer tool, never deployed) because every answer must be the app's JSON
+ * error shape, whatever arrives: requests Jetty's parser refuses (a bad percent-escape, a raw
+ * backslash or NUL in the path, a malformed request line) are answered by {@link #jsonErrors},
+ * where the JDK's server answers HTML from inside itself. Before anything else a request must
+ * name an allowed Host ({@link HostPolicy}, against DNS rebinding) and its body is read with a
+ * cap: 413 as soon as it is passed, never after reading the rest.
  */
 public final class LocalHttpServer implements AutoCloseable {
     public static final String ROUTE_PREFIX = "/api";
-    /** The Functions host refuses request bodies above 100 MB; so does the local host. */
+    /** The Functions host refuses request bodies above 100 MB; so does the local host by default. */
     static final long MAX_REQUEST_BYTES = 100L * 1024 * 1024;
     private static final Logger LOG = Logger.getLogger(LocalHttpServer.class.getName());
 
     private final FunctionHost functions;
     private final EventGridWebhook webhook;
     private final KeyPolicy keys;
-    private final HttpServer server;
-    private final ExecutorService pool;
+    private final HostPolicy hosts;
+    private final long maxBodyBytes;
+    private final Server server;
+    private final ServerConnector connector;
 
     public LocalHttpServer(FunctionHost functions, EventGridWebhook webhook, KeyPolicy keys, int port, int threads)
             throws IOException {
+        this(functions, webhook, keys, HostPolicy.LOOPBACK_ONLY, port, threads, MAX_REQUEST_BYTES);
+    }
+
+    /** @param maxBodyBytes the largest request body read; more is answered 413 while it arrives */
+    public LocalHttpServer(FunctionHost functions, EventGridWebhook webhook, KeyPolicy keys, HostPolicy hosts,
+                           int port, int threads, long maxBodyBytes) throws IOException {
         this.functions = functions;
         this.webhook = webhook;
         this.keys = keys;
-        this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 128);
-        AtomicInteger n = new AtomicInteger();
-        this.pool = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "http-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
+        this.hosts = hosts;
+        this.maxBodyBytes = maxBodyBytes;
+        QueuedThreadPool pool = new QueuedThreadPool(threads + 4, 2);
+        pool.setName("http");
+        pool.setDaemon(true);
+        pool.setReservedThreads(0);
+        this.server = new Server(pool);
+        HttpConfiguration config = new HttpConfiguration();
+        config.setSendServerVersion(false);
+        config.setSendXPoweredBy(false);
+        this.connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+        connector.setHost(InetAddress.getLoopbackAddress().getHostAddress());
+        connector.setPort(port);
+        server.addConnector(connector);
+        server.setHandler(new Handler.Abstract() {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) {
+                serve(request, response, callback);
+                return true;
+            }
         });
-        server.setExecutor(pool);
-        server.createContext("/", this::handle);
+        server.setErrorHandler(LocalHttpServer::jsonErrors);
+        // Bound now, so port() is known before start() (as with the JDK server this replaces).
+        connector.open();
     }
 
     public void start() {
-        server.start();
+        try {
+            server.start();
+        } catch (Exception e) {
+            throw new IllegalStateException("the local HTTP server did not start: " + e.getMessage(), e);
+        }
     }
 
     public int port() {
-        return server.getAddress().getPort();
+        return connector.getLocalPort();
     }
 
-    private void handle(HttpExchange exchange) throws IOException {
-        try (exchange) {
-            URI uri = exchange.getRequestURI();
-            String path = uri.getRawPath();
-            Map<String, String> headers = headers(exchange);
-            Map<String, String> query = query(uri.getRawQuery());
-            String body = readBody(exchange);
-            if (body == null) {
-                send(exchange, 413, jsonHeaders(), error("BodyTooLarge", "request body exceeds "
-                        + MAX_REQUEST_BYTES + " bytes"));
+    /** Answers what Jetty refuses before any handler runs (and its other errors) in the app's JSON shape. */
+    private static boolean jsonErrors(Request request, Response response, Callback callback) {
+        Object status = request.getAttribute(ErrorHandler.ERROR_STATUS);
+        int code = status instanceof Integer i ? i : response.getStatus();
+        Object message = request.getAttribute(ErrorHandler.ERROR_MESSAGE);
+        String text = message == null ? "request refused by the local host (HTTP " + code + ")" : message.toString();
+        response.setStatus(code);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+        response.write(true, ByteBuffer.wrap(error(errorCode(code), text).getBytes(StandardCharsets.UTF_8)), callback);
+        return true;
+    }
+
+    private static String errorCode(int status) {
+        return switch (status) {
+            case 400 -> "BadRequest";
+            case 404 -> "NotFound";
+            case 405 -> "MethodNotAllowed";
+            case 413 -> "BodyTooLarge";
+            case 414 -> "UriTooLong";
+            case 431 -> "HeadersTooLarge";
+            case 505 -> "HttpVersionNotSupported";
+            default -> status >= 500 ? "InternalError" : "BadRequest";
+        };
+    }
+
+    private void serve(Request request, Response response, Callback callback) {
+        String rawPath = request.getHttpURI().getPath();
+        try {
+            if (!hosts.allows(request.getHeaders().get(HttpHeader.HOST))) {
+                send(request, response, callback, 421, jsonHeaders(), error("HostNotAllowed",
+                        "this development host answers only requests for " + String.join(", ", hosts.allowed())
+                                + "; start it with --allow-host NAME to answer another name"));
                 return;
             }
-            if (path.equalsIgnoreCase(EventGridWebhook.PATH) || path.equalsIgnoreCase(EventGridWebhook.PATH + "/")) {
+            String method = request.getMethod();
+            Map<String, String> headers = headers(request);
+            Map<String, String> query = query(request.getHttpURI().getQuery());
+            String body = readBody(request);
+            if (body == null) {
+                Map<String, String> h = jsonHeaders();
+                // The rest of the body is not read: the connection cannot carry another request.
+                h.put(HttpHeader.CONNECTION.asString(), HttpHeaderValue.CLOSE.asString());
+                send(request, response, callback, 413, h, Json.write(ErrorBody.of("BodyTooLarge",
+                        "request body exceeds " + maxBodyBytes + " bytes", "body")));
+                return;
+            }
+            if (rawPath.equalsIgnoreCase(EventGridWebhook.PATH) || rawPath.equalsIgnoreCase(EventGridWebhook.PATH + "/")) {
                 if (!keys.allows(AuthorizationLevel.ADMIN, presentedKey(headers, query))) {
-                    unauthorized(exchange);
+                    unauthorized(request, response, callback);
                     return;
                 }
-                EventGridWebhook.Reply r = webhook.handle(exchange.getRequestMethod().toUpperCase(Locale.ROOT),
-                        headers, query, body);
-                send(exchange, r.status(), r.headers(), r.body());
+                EventGridWebhook.Reply r = webhook.handle(method.toUpperCase(Locale.ROOT), headers, query, body);
+                send(request, response, callback, r.status(), new LinkedHashMap<>(r.headers()), r.body());
                 return;
             }
-            if (!path.equals(ROUTE_PREFIX) && !path.startsWith(ROUTE_PREFIX + "/")) {
-                notFound(exchange, path);
+            if (!rawPath.equals(ROUTE_PREFIX) && !rawPath.startsWith(ROUTE_PREFIX + "/")) {
+                notFound(request, response, callback, rawPath);
                 return;
             }
-            HttpMethod method;
+            HttpMethod httpMethod;
             try {
-                method = HttpMethod.value(exchange.getRequestMethod());
+                httpMethod = HttpMethod.value(method);
             } catch (IllegalArgumentException | NullPointerException e) {
-                send(exchange, 405, jsonHeaders(), error("MethodNotAllowed", "method " + exchange.getRequestMethod()
-                        + " is not supported"));
+                send(request, response, callback, 405, jsonHeaders(), error("MethodNotAllowed",
+                        "method " + method + " is not supported"));
                 return;
             }
-            List<String> segments = RouteTemplate.pathSegments(path.substring(ROUTE_PREFIX.length()));
-            FunctionHost.Resolution resolution = functions.resolve(method, segments);
+            List<String> segments = RouteTemplate.pathSegments(rawPath.substring(ROUTE_PREFIX.length()));
+            FunctionHost.Resolution resolution = functions.resolve(httpMethod, segments);
             if (resolution instanceof FunctionHost.NotFound) {
-                notFound(exchange, path);
+                notFound(request, response, callback, rawPath);
             } else if (resolution instanceof FunctionHost.MethodNotAllowed na) {
                 Map<String, String> h = jsonHeaders();
                 h.put("Allow", na.allowed().stream().map(Enum::name).collect(Collectors.joining(", ")));
-                send(exchange, 405, h, error("MethodNotAllowed", method + " is not allowed on " + path));
+                send(request, response, callback, 405, h, error("MethodNotAllowed",
+                        httpMethod + " is not allowed on " + rawPath));
             } else if (resolution instanceof FunctionHost.Found found) {
                 if (!keys.allows(found.function().authLevel(), presentedKey(headers, query))) {
-                    unauthorized(exchange);
+                    unauthorized(request, response, callback);
                     return;
                 }
-                invoke(exchange, found, method, uri, headers, query, body);
+                invoke(request, response, callback, found, httpMethod, headers, query, body);
             }
+        } catch (IllegalArgumentException e) {
+            // RouteTemplate and the query decoder refuse malformed escapes the parser let through.
+            send(request, response, callback, 400, jsonHeaders(), error("BadRequest", "malformed request: "
+                    + e.getMessage()));
         } catch (RuntimeException e) {
-            LOG.log(Level.SEVERE, "local host failed on " + exchange.getRequestURI().getPath(), e);
+            String incident = UUID.randomUUID().toString();
+            LOG.log(Level.SEVERE, "local host failed on " + rawPath + "; incident " + incident, e);
+            send(request, response, callback, 500, jsonHeaders(), error("InternalError", "internal error; incident "
+                    + incident + " is in the host's log"));
         }
     }
 
-    private void invoke(HttpExchange exchange, FunctionHost.Found found, HttpMethod method, URI uri,
-                        Map<String, String> headers, Map<String, String> query, String body) throws IOException {
-        URI full = URI.create("http://127.0.0.1:" + port() + uri.getRawPath()
-                + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery()));
-        LocalHttpRequest request = new LocalHttpRequest(method, full, headers, query, body.isEmpty() ? null : body);
+    private void invoke(Request request, Response response, Callback callback, FunctionHost.Found found,
+                        HttpMethod method, Map<String, String> headers, Map<String, String> query, String body) {
+        String rawQuery = request.getHttpURI().getQuery();
+        URI full = URI.create("http://127.0.0.1:" + port() + request.getHttpURI().getPath()
+                + (rawQuery == null ? "" : "?" + rawQuery));
+        LocalHttpRequest call = new LocalHttpRequest(method, full, headers, query, body.isEmpty() ? null : body);
         Object result;
         try {
-            result = functions.invokeHttp(found.function(), request, found.routeValues());
+            result = functions.invokeHttp(found.function(), call, found.routeValues());
         } catch (Exception e) {
             String incident = UUID.randomUUID().toString();
             LOG.log(Level.SEVERE, "function " + found.function().name() + " threw; incident " + incident, e);
-            send(exchange, 500, jsonHeaders(), error("InternalError", "internal error; incident " + incident
-                    + " is in the host's log"));
+            send(request, response, callback, 500, jsonHeaders(), error("InternalError", "internal error; incident "
+                    + incident + " is in the host's log"));
             return;
         }
-        if (result instanceof HttpResponseMessage response) {
+        if (result instanceof HttpResponseMessage answer) {
             Map<String, String> h = new LinkedHashMap<>();
-            if (response instanceof LocalHttpResponse local) {
+            if (answer instanceof LocalHttpResponse local) {
                 h.putAll(local.headers());
             }
-            Object b = response.getBody();
+            Object b = answer.getBody();
             String text = b == null ? "" : b instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8)
                     : b instanceof String s ? s : Json.write(b);
-            send(exchange, response.getStatusCode(), h, text);
+            send(request, response, callback, answer.getStatusCode(), h, text);
         } else {
-            send(exchange, result == null ? 204 : 200, jsonHeaders(), result == null ? "" : Json.write(result));
+            send(request, response, callback, result == null ? 204 : 200, jsonHeaders(),
+                    result == null ? "" : Json.write(result));
         }
     }
 
@@ -158,9 +242,11 @@ public final class LocalHttpServer implements AutoCloseable {
         return h != null ? h : query.get("code");
     }
 
-    private static Map<String, String> headers(HttpExchange exchange) {
+    private static Map<String, String> headers(Request request) {
         Map<String, String> h = new LinkedHashMap<>();
-        exchange.getRequestHeaders().forEach((k, v) -> h.put(k.toLowerCase(Locale.ROOT), String.join(",", v)));
+        for (HttpField f : request.getHeaders()) {
+            h.merge(f.getLowerCaseName(), f.getValue(), (a, b) -> a + "," + b);
+        }
         return h;
     }
 
@@ -181,18 +267,24 @@ public final class LocalHttpServer implements AutoCloseable {
         return q;
     }
 
-    /** The body as text, or null when it exceeds the host's limit. */
-    private static String readBody(HttpExchange exchange) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buf = new byte[64 * 1024];
-        try (InputStream in = exchange.getRequestBody()) {
+    /** The body as text, or null as soon as it exceeds the cap (by its Content-Length, else while streaming). */
+    private String readBody(Request request) {
+        long declared = request.getLength();
+        if (declared > maxBodyBytes) {
+            return null;
+        }
+        byte[] buf = new byte[(int) Math.min(64 * 1024, maxBodyBytes + 1)];
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try (InputStream in = Content.Source.asInputStream(request)) {
             int n;
             while ((n = in.read(buf)) > 0) {
-                if (out.size() + (long) n > MAX_REQUEST_BYTES) {
+                if (out.size() + (long) n > maxBodyBytes) {
                     return null;
                 }
                 out.write(buf, 0, n);
             }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
         return out.toString(StandardCharsets.UTF_8);
     }
@@ -207,37 +299,36 @@ public final class LocalHttpServer implements AutoCloseable {
         return Json.write(ErrorBody.of(code, message, null));
     }
 
-    private static void notFound(HttpExchange exchange, String path) throws IOException {
-        send(exchange, 404, jsonHeaders(), error("NotFound", "no function serves " + path));
+    private static void notFound(Request request, Response response, Callback callback, String path) {
+        send(request, response, callback, 404, jsonHeaders(), error("NotFound", "no function serves " + path));
     }
 
-    private static void unauthorized(HttpExchange exchange) throws IOException {
-        send(exchange, 401, jsonHeaders(), error("Unauthorized",
+    private static void unauthorized(Request request, Response response, Callback callback) {
+        send(request, response, callback, 401, jsonHeaders(), error("Unauthorized",
                 "a valid key is required (x-functions-key header or code query parameter)"));
     }
 
-    private static void send(HttpExchange exchange, int status, Map<String, String> headers, String body)
-            throws IOException {
-        headers.forEach((k, v) -> exchange.getResponseHeaders().set(k, v));
+    private static void send(Request request, Response response, Callback callback, int status,
+                             Map<String, String> headers, String body) {
+        response.setStatus(status);
+        headers.forEach((k, v) -> response.getHeaders().put(k, v));
         byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
-        boolean noBody = bytes.length == 0 || status == 204 || exchange.getRequestMethod().equalsIgnoreCase("HEAD");
-        exchange.sendResponseHeaders(status, noBody ? -1 : bytes.length);
-        if (!noBody) {
-            try (OutputStream os = exchange.getResponseBody()) {
-                os.write(bytes);
-            }
+        boolean noBody = bytes.length == 0 || status == 204 || request.getMethod().equalsIgnoreCase("HEAD");
+        if (noBody) {
+            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0L);
+            response.write(true, null, callback);
+        } else {
+            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, bytes.length);
+            response.write(true, ByteBuffer.wrap(bytes), callback);
         }
     }
 
     @Override
     public void close() {
-        server.stop(1);
-        pool.shutdown();
         try {
-            pool.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            server.stop();
+        } catch (Exception e) {
+            LOG.log(Level.WARNING, "local HTTP server did not stop cleanly", e);
         }
-        pool.shutdownNow();
     }
 }

@@ -16,11 +16,17 @@ import java.util.concurrent.CountDownLatch;
  *   --port N            HTTP port (default 7071; 0 = any free port)
  *   --data DIR          Azurite data folder (default .azurite, git-ignored); --data :memory: keeps none
  *   --forward-to URL    Core Tools mode: only watch blobs and POST events to URL's Event Grid webhook
- *   --function-key K    check keys like Azure: FUNCTION routes need K or the admin key
- *   --admin-key K       ADMIN routes and the Event Grid webhook need K
+ *   --admin-key K       the admin (master) key: ADMIN routes (runs, policies, pins, deletes, tokens,
+ *                       bootstrap, reindex, key rotation) and the Event Grid webhook need it. Without
+ *                       it a development key is made at first start and kept in DIR/admin-key (owner
+ *                       only; a temporary file with --data :memory:); the log says where, never what.
+ *   --function-key K    a function key, as Azure's host has one (no route of this app accepts it)
+ *   --allow-host NAME   answer requests for Host NAME too (default: 127.0.0.1, localhost, [::1] only)
  *   --poll-ms N         event watcher poll interval (default 1000)
  * </pre>
- * Settings come from the environment (CKPT_*); CKPT_STORAGE set: no Azurite is started.
+ * Token routes always need a run token (Authorization: Bearer), as in Azure: an admin issues one
+ * with POST /api/manage/runs/{runId}/tokens. Settings come from the environment (CKPT_*);
+ * CKPT_STORAGE set: no Azurite is started.
  */
 public final class LocalMain {
     private LocalMain() {
@@ -36,7 +42,7 @@ public final class LocalMain {
         } catch (IllegalArgumentException e) {
             System.err.println("ckptvault local: " + e.getMessage());
             System.err.println("usage: run-local.sh [--port N] [--data DIR] [--forward-to URL] "
-                    + "[--function-key K] [--admin-key K] [--poll-ms N]");
+                    + "[--admin-key K] [--function-key K] [--allow-host NAME]... [--poll-ms N]");
             System.exit(2);
             return;
         }
@@ -70,6 +76,7 @@ public final class LocalMain {
         String functionKey = null;
         String adminKey = null;
         long pollMs = 1000;
+        java.util.List<String> allowedHosts = new java.util.ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--help") || a.equals("-h")) {
@@ -91,11 +98,15 @@ public final class LocalMain {
                 case "--function-key" -> functionKey = v;
                 case "--admin-key" -> adminKey = v;
                 case "--poll-ms" -> pollMs = integer(a, v, 50, 3_600_000);
+                case "--allow-host" -> {
+                    HostPolicy.loopbackAnd(java.util.List.of(v));
+                    allowedHosts.add(v);
+                }
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
         return new LocalStack.Options(port, data, forwardTo, Optional.ofNullable(functionKey),
-                Optional.ofNullable(adminKey), projectDir, Duration.ofMillis(pollMs));
+                Optional.ofNullable(adminKey), projectDir, Duration.ofMillis(pollMs), allowedHosts);
     }
 
     private static int integer(String name, String v, int min, int max) {

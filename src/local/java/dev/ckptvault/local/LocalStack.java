@@ -32,15 +32,23 @@ public final class LocalStack implements AutoCloseable {
     public static final String FORWARD_FUNCTION = "BlobEvents";
 
     /**
-     * @param port       HTTP port, 0 for any free one
-     * @param dataDir    Azurite data folder, null to keep Azurite's data in memory
-     * @param forwardTo  a Functions host to POST events to instead of serving, or null
-     * @param projectDir folder with node_modules/azurite
+     * @param port         HTTP port, 0 for any free one
+     * @param dataDir      Azurite data folder, null to keep Azurite's data in memory
+     * @param forwardTo    a Functions host to POST events to instead of serving, or null
+     * @param adminKey     the admin key; empty: the one in {@code dataDir/admin-key}, made at first start
+     * @param projectDir   folder with node_modules/azurite
+     * @param allowedHosts Host header names answered besides the loopback ones
      */
     public record Options(int port, Path dataDir, URI forwardTo, Optional<String> functionKey,
-                          Optional<String> adminKey, Path projectDir, Duration pollInterval) {
-        public KeyPolicy keys() {
-            return new KeyPolicy(functionKey, adminKey);
+                          Optional<String> adminKey, Path projectDir, Duration pollInterval, List<String> allowedHosts) {
+        public Options {
+            allowedHosts = List.copyOf(allowedHosts);
+        }
+
+        /** Options without extra allowed hosts. */
+        public Options(int port, Path dataDir, URI forwardTo, Optional<String> functionKey, Optional<String> adminKey,
+                       Path projectDir, Duration pollInterval) {
+            this(port, dataDir, forwardTo, functionKey, adminKey, projectDir, pollInterval, List.of());
         }
     }
 
@@ -51,6 +59,7 @@ public final class LocalStack implements AutoCloseable {
     private LocalHttpServer server;
     private TimerScheduler timers;
     private BlobEventWatcher watcher;
+    private Path adminKeyFile;
 
     private LocalStack() {
     }
@@ -107,20 +116,50 @@ public final class LocalStack implements AutoCloseable {
                             "no FunctionInstanceInjector registered in META-INF/services"));
             FunctionHost host = FunctionHost.load(context.functionClasses(), injector, settings);
             dispatcher = new EventGridDispatcher(host, 8);
-            server = new LocalHttpServer(host, new EventGridWebhook(dispatcher), options.keys(), options.port(), 32);
+            server = new LocalHttpServer(host, new EventGridWebhook(dispatcher), keys(options),
+                    HostPolicy.loopbackAnd(options.allowedHosts()), options.port(), 32, config.maxBodyBytes());
             timers = new TimerScheduler(host, Clock.systemUTC());
             sink = new InProcessEventSink(dispatcher);
-            if (!options.keys().enforced()) {
-                LOG.info("function keys are not checked (as with Core Tools); pass --function-key and --admin-key to check them");
-            }
         }
+        IndexStore index = new IndexStore(storage.indexTable());
+        Duration urlLifetime = config.maxUrlLifetime();
         watcher = new BlobEventWatcher(storage.container(), storage.blobService().getAccountName(),
-                new IndexStore(storage.indexTable())::open, sink, Clock.systemUTC());
+                () -> watchList(index, urlLifetime), sink, Clock.systemUTC());
         if (server != null) {
             server.start();
             timers.start();
         }
         watcher.start(options.pollInterval());
+    }
+
+    /** Keys as Azure's host checks them; the admin key given, else the development key file's. */
+    private KeyPolicy keys(Options options) throws IOException {
+        if (options.adminKey().isPresent()) {
+            LOG.info("admin key: the one given with --admin-key");
+            return new KeyPolicy(options.functionKey(), options.adminKey().get());
+        }
+        AdminKeyFile.Resolved r = AdminKeyFile.resolve(options.dataDir());
+        adminKeyFile = r.file();
+        // Where, never what: the key stays in the owner-only file.
+        LOG.info("admin key: " + (r.created() ? "made and kept in " : "read from ") + r.file()
+                + " (owner-only; send it as x-functions-key on admin routes, or pass --admin-key)");
+        return new KeyPolicy(options.functionKey(), r.key());
+    }
+
+    /** The file holding the development admin key, when the stack made or read one. */
+    public Optional<Path> adminKeyFile() {
+        return Optional.ofNullable(adminKeyFile);
+    }
+
+    /**
+     * What the watcher lists: open checkpoints, and those committed within the longest URL
+     * lifetime, since only a write URL issued before a commit can still change a committed file
+     * (break its lease, overwrite); later ones are immutable for storage's own reasons.
+     */
+    static List<dev.ckptvault.layout.CheckpointId> watchList(IndexStore index, Duration urlLifetime) {
+        java.util.LinkedHashSet<dev.ckptvault.layout.CheckpointId> ids = new java.util.LinkedHashSet<>(index.open());
+        ids.addAll(index.committedSince(java.time.Instant.now().minus(urlLifetime)));
+        return List.copyOf(ids);
     }
 
     /**

@@ -48,8 +48,9 @@ import java.util.concurrent.Future;
  *
  * <pre>
  *   --url http://127.0.0.1:7071  --ranks 4  --checkpoints 3  --shard-mib 8  --block-mib 4
- *   --run sim-TIME  --function-key K  --storage CONNECTION_STRING (baseline; default: derived for
- *   Azurite from the issued URLs, else CKPT_STORAGE, else skipped)  --timeout-s 120
+ *   --run sim-TIME  --token T (a write token of the run; default CKPT_TOKEN)  --admin-key K (issues
+ *   that token when none is given, as a job launcher does)  --storage CONNECTION_STRING (baseline;
+ *   default: derived for Azurite from the issued URLs, else CKPT_STORAGE, else skipped)  --timeout-s 120
  * </pre>
  */
 public final class TrainerSimulation {
@@ -61,8 +62,12 @@ public final class TrainerSimulation {
     private static final long MIB = 1024 * 1024;
 
     /** Settings of one simulation. */
+    /**
+     * @param token    a write token of the run, or null to have one issued with {@code adminKey}
+     * @param adminKey the app's admin key, used only to issue the token (never sent on run routes)
+     */
     public record Options(URI url, int ranks, int checkpoints, long shardBytes, long blockBytes, String runId,
-                          String functionKey, String storage, Duration timeout) {
+                          String token, String adminKey, String storage, Duration timeout) {
         public Options {
             if (ranks < 1 || checkpoints < 1 || shardBytes < 1 || blockBytes < 1) {
                 throw new IllegalArgumentException("ranks, checkpoints, shard and block sizes must be positive");
@@ -107,8 +112,11 @@ public final class TrainerSimulation {
     private final Map<Long, Map<String, String>> expectedSha = new LinkedHashMap<>();
     private volatile String blobEndpointSeen;
 
+    private volatile String token;
+
     private TrainerSimulation(Options o) {
         this.o = o;
+        this.token = o.token();
         this.ranks = Executors.newFixedThreadPool(o.ranks());
         this.blocks = Executors.newFixedThreadPool(Math.max(4, o.ranks() * 2));
     }
@@ -155,10 +163,10 @@ public final class TrainerSimulation {
                 Integer.parseInt(a.getOrDefault("ranks", "4")), Integer.parseInt(a.getOrDefault("checkpoints", "3")),
                 (long) (Double.parseDouble(a.getOrDefault("shard-mib", "8")) * MIB),
                 (long) (Double.parseDouble(a.getOrDefault("block-mib", "4")) * MIB),
-                run, a.get("function-key"), a.get("storage"),
+                run, a.getOrDefault("token", System.getenv("CKPT_TOKEN")), a.get("admin-key"), a.get("storage"),
                 Duration.ofSeconds(Long.parseLong(a.getOrDefault("timeout-s", "120"))));
-        a.keySet().removeAll(List.of("url", "ranks", "checkpoints", "shard-mib", "block-mib", "run", "function-key",
-                "storage", "timeout-s"));
+        a.keySet().removeAll(List.of("url", "ranks", "checkpoints", "shard-mib", "block-mib", "run", "token",
+                "admin-key", "storage", "timeout-s"));
         if (!a.isEmpty()) {
             throw new IllegalArgumentException("unknown options " + a.keySet());
         }
@@ -173,6 +181,9 @@ public final class TrainerSimulation {
         String crashNote = "";
         long lastStep = -1;
         try {
+            if (token == null && o.adminKey() != null) {
+                token = issueToken();
+            }
             for (int c = 1; c <= o.checkpoints(); c++) {
                 long step = c * 100L;
                 if (c == crashStep) {
@@ -541,10 +552,23 @@ public final class TrainerSimulation {
         if (body != null) {
             b.header("Content-Type", "application/json");
         }
-        if (o.functionKey() != null) {
-            b.header("x-functions-key", o.functionKey());
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
         }
         return send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** What a job launcher does: the admin key buys one write token of the run, handed to every rank. */
+    private String issueToken() throws IOException, InterruptedException {
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(o.url() + "/api/manage/runs/" + o.runId()
+                        + "/tokens")).timeout(Duration.ofMinutes(2)).header("Content-Type", "application/json")
+                .header("x-functions-key", o.adminKey())
+                .POST(HttpRequest.BodyPublishers.ofString("{\"scope\":\"write\",\"ttlMinutes\":120}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new IllegalStateException("issuing a write token answered " + r.statusCode() + ": " + r.body());
+        }
+        return Json.parse(r.body(), "token").get("token").asText();
     }
 
     /**

@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * Derives a checkpoint's state from storage alone: a listing of its prefix plus, when present,
@@ -32,9 +31,12 @@ public final class Derivation {
                                 Duration incompleteTtl) {
         String run = l.id().run().value();
         long step = l.id().step().value();
-        Instant lastActivity = Stream.of(l.attempt(), l.manifest())
-                .filter(b -> b != null).map(StoredBlob::lastModified)
-                .reduce(Instant.EPOCH, (a, b) -> a.isAfter(b) ? a : b);
+        // A write-URL request counts too (renewals during a long Put Block upload, whose blocks no
+        // listing shows): the attempt record carries the last one.
+        Instant lastActivity = Attempts.lastActive(l.attempt());
+        if (l.manifest() != null && l.manifest().lastModified().isAfter(lastActivity)) {
+            lastActivity = l.manifest().lastModified();
+        }
         for (StoredBlob f : l.files().values()) {
             lastActivity = f.lastModified().isAfter(lastActivity) ? f.lastModified() : lastActivity;
         }
@@ -56,7 +58,7 @@ public final class Derivation {
             List<FileEntry> files = new ArrayList<>();
             boolean intact = true;
             for (CommitRecord.File f : record.files()) {
-                files.add(new FileEntry(f.path(), f.size(), f.etag(), f.sha256(), null));
+                files.add(new FileEntry(f.path(), f.size(), f.etag(), f.sha256(), null, f.versionId()));
                 StoredBlob now0 = l.files().get(f.path());
                 if (now0 == null || !now0.etag().equals(f.etag()) || now0.size() != f.size()) {
                     intact = false;
@@ -76,13 +78,13 @@ public final class Derivation {
                         sum(files), Map.of(), false, createdAt, null, lastActivity), false);
             }
             Manifest m = manifest.get();
-            Instant attemptStart = l.attempt() == null ? Instant.EPOCH : l.attempt().lastModified();
+            Instant attemptStart = Attempts.start(l.attempt());
             List<FileEntry> files = new ArrayList<>();
             List<String> missing = new ArrayList<>();
             for (Manifest.File f : m.files()) {
                 StoredBlob b = l.files().get(f.path());
-                boolean meant = b != null && b.size() == f.size()
-                        && (f.etag() == null || f.etag().equals(b.etag()))
+                // The eTag names the version; the attempt's start rules out a leftover of an earlier attempt.
+                boolean meant = b != null && b.size() == f.size() && f.etag().equals(b.etag())
                         && !b.lastModified().isBefore(attemptStart);
                 if (meant) {
                     files.add(new FileEntry(f.path(), b.size(), b.etag(), f.sha256(), null));

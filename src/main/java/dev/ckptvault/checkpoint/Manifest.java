@@ -26,18 +26,32 @@ public record Manifest(long step, List<File> files, Map<String, Double> metrics,
     static final int MAX_METADATA = 64;
     static final int MAX_KEY = 128;
     static final int MAX_VALUE = 1024;
+    /**
+     * Metrics are one string property of the checkpoint's index row, which holds at most 32,768
+     * characters: half of it for the metrics, as JSON, leaves room and never fails the index write
+     * after the commit record exists.
+     */
+    public static final int MAX_METRICS_CHARS = 16_384;
+    /** Metadata is "small strings": keys and values together, so a commit record stays small. */
+    public static final int MAX_METADATA_CHARS = 8_192;
     /** Quoted as in headers, or bare as in listings; never half-quoted (it could match no stored blob). */
     private static final Pattern ETAG = Pattern.compile("\"[\\x21\\x23-\\x7e]{1,128}\"|[\\x21\\x23-\\x7e]{1,128}");
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
 
     /**
-     * @param etag   the eTag the writer got back, or null (then only the size is checked)
+     * @param etag   the eTag the writer got back (required: it names the version, so a blob of
+     *               another attempt, or one a zombie wrote later, is never mistaken for it)
      * @param sha256 lower-case hex, or null; stored and handed to readers, who verify it
      */
     public record File(String path, long size, String etag, String sha256) {
     }
 
     public Manifest {
+        for (File f : files) {
+            if (f.etag() == null) {
+                throw new IllegalArgumentException("every manifest file needs its eTag: " + f.path());
+            }
+        }
         files = files.stream().sorted(Comparator.comparing(File::path)).toList();
         metrics = new TreeMap<>(metrics);
         metadata = new TreeMap<>(metadata);
@@ -58,9 +72,7 @@ public record Manifest(long step, List<File> files, Map<String, Double> metrics,
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("path", f.path());
             m.put("size", f.size());
-            if (f.etag() != null) {
-                m.put("etag", f.etag());
-            }
+            m.put("etag", f.etag());
             if (f.sha256() != null) {
                 m.put("sha256", f.sha256());
             }
@@ -99,8 +111,8 @@ public record Manifest(long step, List<File> files, Map<String, Double> metrics,
                         f.name("path") + " repeats files[" + first + "].path '" + path + "'", f.name("path"));
             }
             long size = f.requiredLong("size", 0, Long.MAX_VALUE);
-            String etag = f.optionalString("etag").orElse(null);
-            if (etag != null && !ETAG.matcher(etag).matches()) {
+            String etag = f.requiredString("etag");
+            if (!ETAG.matcher(etag).matches()) {
                 throw f.error("etag", "is not an ETag as storage returns it");
             }
             String sha = f.optionalString("sha256").orElse(null);
@@ -130,6 +142,11 @@ public record Manifest(long step, List<File> files, Map<String, Double> metrics,
             }
             out.put(e.getKey(), v.doubleValue());
         }
+        int chars = Json.write(out).length();
+        if (chars > MAX_METRICS_CHARS) {
+            throw root.error("metrics", "is " + chars + " characters as JSON; at most " + MAX_METRICS_CHARS
+                    + " (fewer or shorter names)");
+        }
         return out;
     }
 
@@ -149,6 +166,11 @@ public record Manifest(long step, List<File> files, Map<String, Double> metrics,
                 throw m.error(e.getKey(), "must be a string of at most " + MAX_VALUE + " characters");
             }
             out.put(e.getKey(), e.getValue().textValue());
+        }
+        int chars = out.entrySet().stream().mapToInt(e -> e.getKey().length() + e.getValue().length()).sum();
+        if (chars > MAX_METADATA_CHARS) {
+            throw root.error("metadata", "holds " + chars + " characters of keys and values; at most "
+                    + MAX_METADATA_CHARS);
         }
         return out;
     }

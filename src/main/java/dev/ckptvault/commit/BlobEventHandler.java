@@ -92,6 +92,10 @@ public final class BlobEventHandler {
                 return Outcome.APPLIED;
             }
             BlobName.RunRecord rr = (BlobName.RunRecord) n;
+            // The app never deletes a run record; and an event is not proof that the blob exists.
+            if (e.kind() == BlobEvent.Kind.DELETED || store.etag(e.blobName()).isEmpty()) {
+                return Outcome.IGNORED;
+            }
             index.putRun(rr.run(), e.eventTime() == null ? Instant.now(clock) : e.eventTime().toInstant());
             return Outcome.APPLIED;
         } catch (StorageUnavailableException ex) {
@@ -110,9 +114,16 @@ public final class BlobEventHandler {
         CheckpointId id = f.checkpoint();
         String path = f.path().value();
         boolean deleted = e.kind() == BlobEvent.Kind.DELETED;
+        // A creation is recorded only while the blob exists: an event about a blob that never
+        // existed changes nothing, and one about a blob deleted since is followed by its deletion's
+        // event, which ends in the same row either way.
+        Optional<String> current = deleted ? Optional.empty() : store.etag(e.blobName());
+        if (!deleted && current.isEmpty()) {
+            return Outcome.IGNORED;
+        }
         for (int attempt = 0; attempt < 8; attempt++) {
             Optional<IndexStore.FileRow> row = index.file(id, path);
-            if (row.isPresent() && !newer(e, row.get())) {
+            if (row.isPresent() && !newer(e, row.get(), current)) {
                 return Outcome.STALE;
             }
             if (index.putFileConditionally(id, path, deleted ? 0 : e.size(), e.eTag(), e.sequencer(), deleted,
@@ -129,11 +140,11 @@ public final class BlobEventHandler {
      * Whether the event is newer than what the row holds. Rows rebuilt from a listing have no
      * sequencer: then the blob's current properties decide whether the event still describes it.
      */
-    private boolean newer(BlobEvent e, IndexStore.FileRow row) {
+    private boolean newer(BlobEvent e, IndexStore.FileRow row, Optional<String> knownCurrent) {
         if (!row.sequencer().isEmpty()) {
             return compareSequencers(e.sequencer(), row.sequencer()) > 0;
         }
-        Optional<String> current = store.etag(e.blobName());
+        Optional<String> current = knownCurrent.isPresent() ? knownCurrent : store.etag(e.blobName());
         if (e.kind() == BlobEvent.Kind.DELETED) {
             return current.isEmpty() && !row.deleted();
         }

@@ -4,6 +4,7 @@ import dev.ckptvault.checkpoint.Checkpoint;
 import dev.ckptvault.checkpoint.CheckpointState;
 import dev.ckptvault.checkpoint.Derivation;
 import dev.ckptvault.checkpoint.FileEntry;
+import dev.ckptvault.error.StorageUnavailableException;
 import dev.ckptvault.index.IndexStore;
 import dev.ckptvault.checkpoint.StepListing;
 import dev.ckptvault.checkpoint.StoredBlob;
@@ -29,8 +30,11 @@ import dev.ckptvault.checkpoint.Manifest;
 /**
  * The one place where a checkpoint's index rows are brought in line with storage and where a
  * checkpoint becomes COMMITTED. Reached from the commit call, from events of late shards and
- * records, from the sweep and from reindex. Each call lists the checkpoint's prefix once and
- * derives everything from that listing, so any number of calls in any order converge.
+ * records, from the sweep and from reindex. Each call reads the checkpoint's index row, lists the
+ * checkpoint's prefix and derives everything from that listing; the row is written only if it is
+ * still the version read, else the call reads and lists again. So any number of calls on any
+ * number of instances converge, and an older view never replaces a newer one (docs/design.md,
+ * "Index").
  */
 public final class CheckpointSync implements CheckpointIndex {
     private static final Logger LOG = Logger.getLogger(CheckpointSync.class.getName());
@@ -64,25 +68,44 @@ public final class CheckpointSync implements CheckpointIndex {
 
     @Override
     public Checkpoint refresh(CheckpointId id) {
-        return sync(id, false);
+        return sync(id, null, null);
+    }
+
+    /**
+     * The index rows of one checkpoint as read before a listing was made: what a write derived
+     * from that listing is conditional on.
+     *
+     * @param row   the checkpoint row, or null when there was none
+     * @param files its file rows by path (read only when the file rows are rebuilt)
+     */
+    record RowsSeen(IndexStore.CheckpointRow row, Map<String, IndexStore.FileRow> files) {
+        RowsSeen {
+            files = files == null ? Map.of() : Map.copyOf(files);
+        }
+
+        String rowEtag() {
+            return row == null ? null : row.rowEtag();
+        }
     }
 
     /**
      * Like refresh, and also rebuilds the file rows (reindex).
      *
      * @param listed the checkpoint's blobs, with metadata, from the reindex's own listing
+     * @param seen   the checkpoint's rows as read before that listing was made
      */
-    public Checkpoint rebuild(CheckpointId id, List<StoredBlob> listed) {
-        return sync(id, StepListing.of(id, listed), true);
+    Checkpoint rebuild(CheckpointId id, List<StoredBlob> listed, RowsSeen seen) {
+        return sync(id, StepListing.of(id, listed), seen);
     }
 
-    private Checkpoint sync(CheckpointId id, boolean rebuildFiles) {
-        return sync(id, StepListing.of(id, store.list(id.prefix(), true)), rebuildFiles);
+    /** One listing of the prefix with metadata and, where the account keeps them, current version ids. */
+    private StepListing list(CheckpointId id) {
+        return StepListing.of(id, store.list(id.prefix(), true, true));
     }
 
     @Override
     public Checkpoint inspect(CheckpointId id) {
-        StepListing listing = StepListing.of(id, store.list(id.prefix(), true));
+        StepListing listing = list(id);
         return Derivation.derive(listing, manifestOf(id, listing), recordOf(id, listing), Instant.now(clock),
                 incompleteTtl.apply(id.run())).checkpoint();
     }
@@ -99,46 +122,114 @@ public final class CheckpointSync implements CheckpointIndex {
                         .flatMap(b -> Manifest.parseStored(b, id.step().value())));
     }
 
-    private Checkpoint sync(CheckpointId id, StepListing listing, boolean rebuildFiles) {
+    /** What one pass of a sync did: its rows written, or a newer writer got there first. */
+    private record Pass(Checkpoint checkpoint, boolean written, boolean createdRecord, RowsSeen current) {
+    }
+
+    /**
+     * Reads the rows, lists, derives, writes conditionally on the rows read; when another writer
+     * changed the rows in between, its view may be older or newer than this one, so this goes
+     * again with the rows as they are now and a fresh listing.
+     *
+     * @param given a listing made elsewhere (reindex) and the rows read before it; null: read and list here
+     */
+    private Checkpoint sync(CheckpointId id, StepListing given, RowsSeen seenBeforeGiven) {
+        boolean rebuildFiles = given != null;
+        StepListing listing = given;
+        RowsSeen seen = seenBeforeGiven;
+        boolean createdRecord = false;
+        for (int attempt = 1; ; attempt++) {
+            if (seen == null) {
+                // Read before listing: the write below is conditional on exactly this version.
+                seen = new RowsSeen(index.checkpoint(id).orElse(null), rebuildFiles ? filesByPath(id) : Map.of());
+            }
+            boolean fresh = listing == null;
+            if (fresh) {
+                listing = list(id);
+            }
+            Pass pass = pass(id, listing, fresh, seen, rebuildFiles);
+            createdRecord |= pass.createdRecord();
+            if (pass.written()) {
+                Checkpoint c = pass.checkpoint();
+                if (createdRecord && c != null && c.state() == CheckpointState.COMMITTED) {
+                    notifyCommitted(c);
+                }
+                return c;
+            }
+            if (attempt >= SYNC_ATTEMPTS) {
+                throw new StorageUnavailableException("the index rows of " + id + " kept changing while syncing it;"
+                        + " a later sync brings them in line", null);
+            }
+            seen = pass.current();
+            listing = null;
+        }
+    }
+
+    private static final int SYNC_ATTEMPTS = 8;
+
+    private Map<String, IndexStore.FileRow> filesByPath(CheckpointId id) {
+        Map<String, IndexStore.FileRow> out = new java.util.TreeMap<>();
+        index.files(id).forEach(f -> out.put(f.path(), f));
+        return out;
+    }
+
+    /** @param fresh whether {@code listing} was made by this call, after {@code seen} was read */
+    private Pass pass(CheckpointId id, StepListing listing, boolean fresh, RowsSeen seen, boolean rebuildFiles) {
         if (listing.isEmpty()) {
             index.setOpen(id, false);
-            return index.checkpoint(id).map(IndexStore.CheckpointRow::summary).orElse(null);
+            return new Pass(seen.row() == null ? null : seen.row().summary(), true, false, null);
         }
         CommitRecord record = recordOf(id, listing);
         Optional<Manifest> manifest = manifestOf(id, listing);
         Instant now = Instant.now(clock);
         Derivation.Result derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
+        if (derived.ready() && listing.tombstone() == null && !fresh) {
+            // A listing made before this call (reindex lists a whole run first, without version ids)
+            // may name versions replaced since: a commit decision is taken from a listing of its own.
+            listing = list(id);
+            record = recordOf(id, listing);
+            manifest = manifestOf(id, listing);
+            derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
+        }
         boolean committedNow = false;
         if (derived.ready() && listing.tombstone() == null) {
             Written w = writeRecord(id, listing, manifest.orElseThrow(), now);
             record = w.record();
             committedNow = w.created();
         }
+        boolean recordKnown = record != null && !committedNow && !rebuildFiles && knowsRecord(seen.row());
         if (record != null && listing.tombstone() == null) {
-            ensureLeased(id, listing, record);
-            if (committedNow) {
-                // Re-list: the leases are part of what the derivation must see as intact.
-                listing = StepListing.of(id, store.list(id.prefix(), true));
+            // Reindex re-leases only what has no lease: taking every lease again would cost a call per file.
+            boolean firstSync = committedNow || (!recordKnown && !rebuildFiles);
+            if (ensureLeased(id, listing, record, firstSync)) {
+                // Re-list: what the derivation calls intact is the files as they are under our leases.
+                listing = list(id);
             }
             derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
         }
         Checkpoint c = derived.checkpoint();
         if (rebuildFiles) {
-            index.replaceFiles(id, listing, record);
-        } else if (record != null && (committedNow || !indexKnowsRecord(id))) {
+            if (!index.replaceFiles(id, listing, record, seen.files())) {
+                return new Pass(c, false, committedNow, null);
+            }
+        } else if (record != null && !recordKnown) {
             index.markRecorded(id, record);
         }
-        index.putCheckpoint(c);
-        index.setOpen(id, c.state() == CheckpointState.UPLOADING || c.state() == CheckpointState.COMMITTING);
-        if (committedNow && c.state() == CheckpointState.COMMITTED) {
-            notifyCommitted(c);
+        if (!index.putCheckpoint(c, seen.rowEtag())) {
+            Optional<IndexStore.CheckpointRow> current = index.checkpoint(id);
+            // Another writer's row already says the same: nothing of this view is missing.
+            if (!rebuildFiles && current.isPresent() && IndexStore.sameRow(c, current.get())) {
+                return new Pass(c, true, committedNow, null);
+            }
+            return new Pass(c, false, committedNow, rebuildFiles ? null : new RowsSeen(current.orElse(null), null));
         }
-        return c;
+        index.setOpen(id, c.state() == CheckpointState.UPLOADING || c.state() == CheckpointState.COMMITTING);
+        return new Pass(c, true, committedNow, null);
     }
 
-    /** Whether this index already holds the commit record's file view (written once per record). */
-    private boolean indexKnowsRecord(CheckpointId id) {
-        return index.checkpoint(id).map(r -> r.summary().committedAt() != null).orElse(false);
+    /** Whether the row already held the commit record's file view (written once per record). */
+    private static boolean knowsRecord(IndexStore.CheckpointRow row) {
+        return row != null && row.summary().committedAt() != null;
     }
 
     private Optional<CommitRecord> readRecord(CheckpointId id) {
@@ -152,25 +243,44 @@ public final class CheckpointSync implements CheckpointIndex {
     private Written writeRecord(CheckpointId id, StepListing listing, Manifest manifest, Instant now) {
         List<CommitRecord.File> files = new ArrayList<>();
         for (Manifest.File f : manifest.files()) {
+            // The version id comes from the same listing entry as the eTag and size just checked.
             StoredBlob b = listing.files().get(f.path());
-            files.add(new CommitRecord.File(f.path(), b.size(), b.etag(), b.lastModified(), f.sha256()));
+            files.add(new CommitRecord.File(f.path(), b.size(), b.etag(), b.lastModified(), f.sha256(), b.versionId()));
         }
         CommitRecord record = new CommitRecord(id.run().value(), id.step().value(), now,
-                UUID.randomUUID().toString(), files, manifest.metrics(), manifest.metadata());
+                UUID.randomUUID().toString(), files, manifest.metrics(), manifest.metadata(),
+                UUID.randomUUID().toString());
         if (store.createIfAbsent(id.commitBlob(), Json.bytes(record),
-                Map.of(CommitRecord.PINNED_METADATA, "false"))) {
+                Map.of(CommitRecord.PINNED_METADATA, "false", CommitRecord.RECORD_ID_METADATA, record.recordId()))) {
             return new Written(record, true);
         }
         return new Written(readRecord(id).orElseThrow(
                 () -> new IllegalStateException("commit record vanished: " + id)), false);
     }
 
-    private void ensureLeased(CheckpointId id, StepListing listing, CommitRecord record) {
-        List<String> unleased = record.files().stream().map(CommitRecord.File::path)
-                .filter(p -> listing.files().containsKey(p) && !listing.files().get(p).leased()).toList();
-        if (!unleased.isEmpty()) {
-            leases.acquire(id, unleased, record.leaseId());
+    /**
+     * Takes the commit's lease on the recorded files. On the first sync of a record every file is
+     * leased under the record's id whatever the listing shows, since a lease seen there before the
+     * commit is someone else's (a write URL may take one); later syncs only re-lease files whose
+     * lease is gone, so a settled checkpoint costs no lease call.
+     *
+     * @return true when leases were (re)taken: the caller re-lists before deriving
+     */
+    private boolean ensureLeased(CheckpointId id, StepListing listing, CommitRecord record, boolean all) {
+        List<String> paths = record.files().stream().map(CommitRecord.File::path)
+                .filter(p -> listing.files().containsKey(p) && (all || !listing.files().get(p).leased())).toList();
+        if (paths.isEmpty()) {
+            return false;
         }
+        Map<String, String> underLease = leases.acquire(id, paths, record.leaseId());
+        for (CommitRecord.File f : record.files()) {
+            String now = underLease.get(f.path());
+            if (now != null && !now.equals(f.etag())) {
+                // Changed between the listing and the lease: the re-listed derivation says TAMPERED.
+                LOG.warning(id + ": " + f.path() + " changed before its commit lease was taken");
+            }
+        }
+        return true;
     }
 
     private void notifyCommitted(Checkpoint c) {
@@ -200,7 +310,8 @@ public final class CheckpointSync implements CheckpointIndex {
         for (IndexStore.FileRow r : index.files(id)) {
             if (recorded) {
                 if (r.recordedEtag() != null) {
-                    files.add(new FileEntry(r.path(), r.recordedSize(), r.recordedEtag(), r.sha256(), null));
+                    files.add(new FileEntry(r.path(), r.recordedSize(), r.recordedEtag(), r.sha256(), null,
+                            r.recordedVersion()));
                     bytes += r.recordedSize();
                 }
             } else if (!r.deleted()) {

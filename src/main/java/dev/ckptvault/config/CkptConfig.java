@@ -23,7 +23,9 @@ public record CkptConfig(
         RetentionDefaults retention,
         Optional<URI> eventsTopicEndpoint,
         Optional<String> eventsTopicKey,
-        BootstrapDefaults bootstrap) {
+        BootstrapDefaults bootstrap,
+        String keysContainer,
+        Duration tokenMaxLifetime) {
 
     /** Every setting name the app reads; infra/ and local.settings.json.example set exactly these. */
     public static final Set<String> SETTINGS = Set.of(
@@ -55,15 +57,31 @@ public record CkptConfig(
             "CKPT_BOOTSTRAP_FUNCTION_APP_ID",
             "CKPT_BOOTSTRAP_SOFT_DELETE_DAYS",
             "CKPT_BOOTSTRAP_ALLOW_SHARED_KEY_ACCESS",
-            "CKPT_BOOTSTRAP_DEADLETTER_CONTAINER");
+            "CKPT_BOOTSTRAP_DEADLETTER_CONTAINER",
+            "CKPT_KEYS_CONTAINER",
+            "CKPT_TOKEN_MAX_MINUTES");
+
+    /** The longest run token the setting allows: a year; the default is a week. */
+    public static final long TOKEN_MAX_MINUTES_LIMIT = 525_600;
 
     private static final Pattern CRON = Pattern.compile("\\S+( \\S+){5}");
 
     public CkptConfig {
         Names.container("CKPT_CONTAINER", container);
         Names.table("CKPT_INDEX_TABLE", indexTable);
+        Names.container("CKPT_KEYS_CONTAINER", keysContainer);
+        if (keysContainer.equals(container)) {
+            // The keys container holds the token-signing keys: whoever may write checkpoints must not read it.
+            throw new ConfigException("CKPT_KEYS_CONTAINER", "must differ from CKPT_CONTAINER");
+        }
         if (defaultUrlLifetime.compareTo(maxUrlLifetime) > 0) {
             throw new ConfigException("CKPT_URL_DEFAULT_MINUTES", "must not exceed CKPT_URL_MAX_MINUTES");
+        }
+        // An upload may run as long as its URL lives: a shorter TTL could remove it mid-upload.
+        if (Duration.ofMinutes(retention.incompleteTtlMinutes()).compareTo(maxUrlLifetime) < 0) {
+            throw new ConfigException("CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", "is " + retention.incompleteTtlMinutes()
+                    + "; it must be at least CKPT_URL_MAX_MINUTES (" + maxUrlLifetime.toMinutes()
+                    + "), the longest a write URL lives");
         }
         if (!CRON.matcher(sweepSchedule).matches()) {
             throw new ConfigException("CKPT_SWEEP_SCHEDULE",
@@ -104,7 +122,9 @@ public record CkptConfig(
                         action),
                 s.uri("CKPT_EVENTS_TOPIC_ENDPOINT"),
                 s.optional("CKPT_EVENTS_TOPIC_KEY"),
-                BootstrapDefaults.read(s));
+                BootstrapDefaults.read(s),
+                s.string("CKPT_KEYS_CONTAINER", "ckptvault-keys"),
+                Duration.ofMinutes(s.integer("CKPT_TOKEN_MAX_MINUTES", 10_080, 1, TOKEN_MAX_MINUTES_LIMIT)));
     }
 
     @Override
@@ -113,6 +133,7 @@ public record CkptConfig(
                 + ", urls=" + defaultUrlLifetime + "/" + maxUrlLifetime + ", maxFiles=" + maxFilesPerRequest
                 + ", maxBody=" + maxBodyBytes + ", sweep=" + sweepSchedule + ", retention=" + retention
                 + ", eventsTopic=" + eventsTopicEndpoint.map(URI::toString).orElse("none")
-                + ", eventsTopicKey=" + (eventsTopicKey.isPresent() ? "<redacted>" : "none") + "]";
+                + ", eventsTopicKey=" + (eventsTopicKey.isPresent() ? "<redacted>" : "none")
+                + ", keysContainer=" + keysContainer + ", tokenMax=" + tokenMaxLifetime + "]";
     }
 }

@@ -21,6 +21,8 @@ public final class ErrorCodes {
     public static final String CHECKPOINT_NOT_COMMITTED = "CheckpointNotCommitted";
     public static final String CHECKPOINT_PINNED = "CheckpointPinned";
     public static final String STORAGE_UNAVAILABLE = "StorageUnavailable";
+    public static final String UNAUTHENTICATED = "Unauthenticated";
+    public static final String FORBIDDEN = "Forbidden";
 
     private ErrorCodes() {
     }

@@ -9,8 +9,9 @@ import java.util.UUID;
 
 /**
  * One event this app publishes to its custom topic (Event Grid schema). The id is derived from
- * run, step and type, so a republished event has the id of the first delivery and subscribers
- * can drop duplicates.
+ * the record the event announces (the commit record, or the tombstone), so a republished event
+ * has the id of the first delivery and subscribers can drop duplicates, while a step deleted and
+ * committed again, a new record, gets new ids.
  */
 public record OutgoingEvent(String id, String type, String subject, Instant eventTime, Data data) {
     public static final String COMMITTED = "CheckpointCommitted";
@@ -46,13 +47,20 @@ public record OutgoingEvent(String id, String type, String subject, Instant even
     public record File(String path, long size, String etag, String sha256) {
     }
 
-    public static OutgoingEvent of(String type, Instant eventTime, Data data) {
-        return new OutgoingEvent(idOf(data.runId(), data.step(), type), type, subjectOf(data.runId(), data.step()),
-                eventTime, data);
+    /** @param recordId the id of the record the event announces (see {@link #idOf}) */
+    public static OutgoingEvent of(String type, Instant eventTime, Data data, String recordId) {
+        return new OutgoingEvent(idOf(data.runId(), data.step(), type, recordId), type,
+                subjectOf(data.runId(), data.step()), eventTime, data);
     }
 
-    public static String idOf(String runId, long step, String type) {
-        return UUID.nameUUIDFromBytes((runId + "/" + step + "/" + type).getBytes(StandardCharsets.UTF_8)).toString();
+    /**
+     * A UUID v3 of run, step, type and the announced record's id: stable for every delivery of
+     * one record's event, different for the next record of the same step.
+     */
+    public static String idOf(String runId, long step, String type, String recordId) {
+        Objects.requireNonNull(recordId, "recordId");
+        return UUID.nameUUIDFromBytes((runId + "/" + step + "/" + type + "/" + recordId).getBytes(StandardCharsets.UTF_8))
+                .toString();
     }
 
     public static String subjectOf(String runId, long step) {

@@ -8,6 +8,8 @@ import com.microsoft.azure.functions.annotation.BindingName;
 import com.microsoft.azure.functions.annotation.FunctionName;
 import com.microsoft.azure.functions.annotation.HttpTrigger;
 import dev.ckptvault.commit.CommitService;
+import dev.ckptvault.access.RunAccess;
+import dev.ckptvault.access.Scope;
 import dev.ckptvault.http.HttpApi;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
@@ -17,24 +19,27 @@ import dev.ckptvault.http.ApiResult;
 import dev.ckptvault.checkpoint.Checkpoint;
 import dev.ckptvault.checkpoint.CheckpointState;
 
-/** POST /api/runs/{runId}/checkpoints/{step}/commit: the manifest; 200 COMMITTED or 202 COMMITTING. */
+/** POST /api/runs/{runId}/checkpoints/{step}/commit (write token): the manifest; 200 COMMITTED or 202 COMMITTING. */
 public class CommitCheckpointFunction {
     private final HttpApi http;
+    private final RunAccess access;
     private final CommitService commits;
 
-    public CommitCheckpointFunction(HttpApi http, CommitService commits) {
+    public CommitCheckpointFunction(HttpApi http, RunAccess access, CommitService commits) {
         this.http = http;
+        this.access = access;
         this.commits = commits;
     }
 
     @FunctionName("CommitCheckpoint")
     public HttpResponseMessage run(
-            @HttpTrigger(name = "req", methods = {HttpMethod.POST}, authLevel = AuthorizationLevel.FUNCTION,
+            @HttpTrigger(name = "req", methods = {HttpMethod.POST}, authLevel = AuthorizationLevel.ANONYMOUS,
                     route = "runs/{runId}/checkpoints/{step:long}/commit")
             HttpRequestMessage<Optional<String>> request,
             @BindingName("runId") String runId,
             @BindingName("step") String step) {
         return http.respond(request, () -> {
+            access.authorize(request.getHeaders(), runId, Scope.WRITE);
             Checkpoint c = commits.commit(new CheckpointId(new RunId(runId), Step.parse(step, "step")),
                     http.body(request));
             // 202: accepted, the late shards' blob events commit it; poll GET .../checkpoints/{step}.

@@ -11,7 +11,7 @@ import dev.ckptvault.http.HttpApi;
 import dev.ckptvault.query.IndexQueries;
 import java.util.Optional;
 
-/** GET /api/runs?limit=&continuation= */
+/** GET /api/runs?limit=&continuation= (admin). */
 public class ListRunsFunction {
     private final HttpApi http;
     private final IndexQueries queries;
@@ -23,7 +23,7 @@ public class ListRunsFunction {
 
     @FunctionName("ListRuns")
     public HttpResponseMessage run(
-            @HttpTrigger(name = "req", methods = {HttpMethod.GET}, authLevel = AuthorizationLevel.FUNCTION,
+            @HttpTrigger(name = "req", methods = {HttpMethod.GET}, authLevel = AuthorizationLevel.ADMIN,
                     route = "runs")
             HttpRequestMessage<Optional<String>> request) {
         return http.respond(request, () -> ApiResult.ok(queries.runs(

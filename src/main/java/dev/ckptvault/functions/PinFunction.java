@@ -15,7 +15,7 @@ import dev.ckptvault.layout.Step;
 import dev.ckptvault.lifecycle.RetentionService;
 import java.util.Optional;
 
-/** PUT /api/runs/{runId}/checkpoints/{step}/pin: protects a COMMITTED checkpoint from retention. */
+/** PUT /api/runs/{runId}/checkpoints/{step}/pin (admin): protects a COMMITTED checkpoint from retention. */
 public class PinFunction {
     private final HttpApi http;
     private final RetentionService retention;
@@ -27,7 +27,7 @@ public class PinFunction {
 
     @FunctionName("Pin")
     public HttpResponseMessage run(
-            @HttpTrigger(name = "req", methods = {HttpMethod.PUT}, authLevel = AuthorizationLevel.FUNCTION,
+            @HttpTrigger(name = "req", methods = {HttpMethod.PUT}, authLevel = AuthorizationLevel.ADMIN,
                     route = "runs/{runId}/checkpoints/{step:long}/pin")
             HttpRequestMessage<Optional<String>> request,
             @BindingName("runId") String runId,

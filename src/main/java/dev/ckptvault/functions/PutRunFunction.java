@@ -13,7 +13,7 @@ import dev.ckptvault.layout.RunId;
 import dev.ckptvault.run.RunPolicies;
 import java.util.Optional;
 
-/** PUT /api/runs/{runId}: creates the run or replaces its retention policy. */
+/** PUT /api/runs/{runId} (admin): creates the run or replaces its retention policy. */
 public class PutRunFunction {
     private final HttpApi http;
     private final RunPolicies policies;
@@ -25,7 +25,7 @@ public class PutRunFunction {
 
     @FunctionName("PutRun")
     public HttpResponseMessage run(
-            @HttpTrigger(name = "req", methods = {HttpMethod.PUT}, authLevel = AuthorizationLevel.FUNCTION,
+            @HttpTrigger(name = "req", methods = {HttpMethod.PUT}, authLevel = AuthorizationLevel.ADMIN,
                     route = "runs/{runId}")
             HttpRequestMessage<Optional<String>> request,
             @BindingName("runId") String runId) {

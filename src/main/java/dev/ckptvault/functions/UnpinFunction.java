@@ -15,7 +15,7 @@ import dev.ckptvault.layout.Step;
 import dev.ckptvault.lifecycle.RetentionService;
 import java.util.Optional;
 
-/** DELETE /api/runs/{runId}/checkpoints/{step}/pin: releases the pin. */
+/** DELETE /api/runs/{runId}/checkpoints/{step}/pin (admin): releases the pin. */
 public class UnpinFunction {
     private final HttpApi http;
     private final RetentionService retention;
@@ -27,7 +27,7 @@ public class UnpinFunction {
 
     @FunctionName("Unpin")
     public HttpResponseMessage run(
-            @HttpTrigger(name = "req", methods = {HttpMethod.DELETE}, authLevel = AuthorizationLevel.FUNCTION,
+            @HttpTrigger(name = "req", methods = {HttpMethod.DELETE}, authLevel = AuthorizationLevel.ADMIN,
                     route = "runs/{runId}/checkpoints/{step:long}/pin")
             HttpRequestMessage<Optional<String>> request,
             @BindingName("runId") String runId,

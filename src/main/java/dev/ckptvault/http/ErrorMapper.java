@@ -7,6 +7,7 @@ import dev.ckptvault.error.ForbiddenException;
 import dev.ckptvault.error.InvalidInputException;
 import dev.ckptvault.error.NotFoundException;
 import dev.ckptvault.error.StorageUnavailableException;
+import dev.ckptvault.error.UnauthenticatedException;
 
 /** The one place that turns exception types into HTTP status codes. */
 public final class ErrorMapper {
@@ -16,6 +17,9 @@ public final class ErrorMapper {
     public static int status(ApiException e) {
         if (e instanceof InvalidInputException) {
             return 400;
+        }
+        if (e instanceof UnauthenticatedException) {
+            return 401;
         }
         if (e instanceof ForbiddenException) {
             return 403;

@@ -9,6 +9,7 @@ import dev.ckptvault.error.BodyTooLargeException;
 import dev.ckptvault.error.ErrorCodes;
 import dev.ckptvault.error.InvalidInputException;
 import dev.ckptvault.error.StorageUnavailableException;
+import dev.ckptvault.error.UnauthenticatedException;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.storage.StorageCalls;
 import java.nio.charset.StandardCharsets;
@@ -75,6 +76,9 @@ public final class HttpApi {
                 .body(Json.write(ErrorBody.of(e.code(), e.getMessage(), e.target())));
         if (status == 503) {
             b.header("Retry-After", "5");
+        }
+        if (e instanceof UnauthenticatedException u) {
+            b.header("WWW-Authenticate", u.challenge());
         }
         return b.build();
     }

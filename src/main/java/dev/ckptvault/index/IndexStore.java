@@ -3,6 +3,7 @@ package dev.ckptvault.index;
 import com.azure.core.util.Context;
 import com.azure.data.tables.TableClient;
 import com.azure.data.tables.models.ListEntitiesOptions;
+import com.azure.data.tables.models.TableErrorCode;
 import com.azure.data.tables.models.TableEntity;
 import com.azure.data.tables.models.TableEntityUpdateMode;
 import com.azure.data.tables.models.TableServiceException;
@@ -20,6 +21,7 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import dev.ckptvault.checkpoint.Checkpoint;
@@ -29,8 +31,16 @@ import dev.ckptvault.checkpoint.StepListing;
 
 /** Reads and writes index rows. Knows the row shapes; decides nothing about states. */
 public final class IndexStore {
-    /** Lists in a row are capped so an entity stays far below 64 KiB per property. */
+    /** Lists in a row hold at most this many entries... */
     static final int LIST_CAP = 200;
+    /**
+     * ...and at most this many characters as JSON: a string property holds at most 32,768
+     * characters (64 KiB of UTF-16), and a row carries two lists and the metrics.
+     */
+    static final int PROPERTY_CHARS = 16_384;
+    /** A RowKey (a file's path) holds at most 512 characters. */
+    static final int MAX_KEY = 512;
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(IndexStore.class.getName());
 
     private final TableClient table;
     private final AtomicLong operations = new AtomicLong();
@@ -48,7 +58,8 @@ public final class IndexStore {
 
     /** A file as the index last saw it; {@code sequencer} is empty for rows rebuilt from a listing. */
     public record FileRow(String path, long size, String etag, String sequencer, boolean deleted,
-                          Long recordedSize, String recordedEtag, String sha256, String rowEtag) {
+                          Long recordedSize, String recordedEtag, String sha256, String rowEtag,
+                          String recordedVersion) {
     }
 
     public Optional<FileRow> file(CheckpointId id, String path) {
@@ -93,40 +104,93 @@ public final class IndexStore {
         });
     }
 
-    /** Rebuilds the file rows of a checkpoint from a listing (reindex); rows of vanished blobs are marked deleted. */
-    public void replaceFiles(CheckpointId id, StepListing listing, CommitRecord record) {
+    /**
+     * Rebuilds the file rows of a checkpoint from a listing (reindex); rows of vanished blobs are
+     * marked deleted. Conditional on the rows as read before the listing was made ({@code seen},
+     * by path): a row that an event wrote or created since then is newer than the listing, so the
+     * rebuild stops and answers false (re-read, list again). Rows whose content already matches
+     * are left alone, which keeps the sequencer of the event that wrote them.
+     */
+    public boolean replaceFiles(CheckpointId id, StepListing listing, CommitRecord record, Map<String, FileRow> seen) {
         String pk = IndexKeys.filePartition(id);
-        List<TableTransactionAction> actions = new ArrayList<>();
-        java.util.Set<String> present = new java.util.HashSet<>();
-        listing.files().forEach((path, b) -> {
-            present.add(path);
-            TableEntity e = new TableEntity(pk, IndexKeys.fileRow(path)).addProperty("Path", path)
-                    .addProperty("Size", b.size()).addProperty("ETag", b.etag()).addProperty("Sequencer", "")
-                    .addProperty("Deleted", false);
-            addRecorded(e, record, path);
-            actions.add(new TableTransactionAction(TableTransactionActionType.UPSERT_REPLACE, e));
-        });
+        Map<String, TableEntity> wanted = new java.util.TreeMap<>();
+        listing.files().forEach((path, b) -> wanted.put(path, fileEntity(pk, path, b.size(), b.etag(), false, record)));
         if (record != null) {
             for (CommitRecord.File f : record.files()) {
-                if (!present.contains(f.path())) {
-                    TableEntity e = new TableEntity(pk, IndexKeys.fileRow(f.path())).addProperty("Path", f.path())
-                            .addProperty("Size", 0L).addProperty("ETag", "").addProperty("Sequencer", "")
-                            .addProperty("Deleted", true);
-                    addRecorded(e, record, f.path());
-                    present.add(f.path());
-                    actions.add(new TableTransactionAction(TableTransactionActionType.UPSERT_REPLACE, e));
-                }
+                wanted.putIfAbsent(f.path(), fileEntity(pk, f.path(), 0L, "", true, record));
             }
         }
-        for (FileRow old : files(id)) {
-            if (!present.contains(old.path())) {
-                TableEntity e = new TableEntity(pk, IndexKeys.fileRow(old.path())).addProperty("Path", old.path())
-                        .addProperty("Size", 0L).addProperty("ETag", "").addProperty("Sequencer", "")
-                        .addProperty("Deleted", true);
-                actions.add(new TableTransactionAction(TableTransactionActionType.UPSERT_REPLACE, e));
+        seen.forEach((path, old) -> wanted.putIfAbsent(path, fileEntity(pk, path, 0L, "", true, null)));
+        // A path too long to key a row gets none rather than failing the whole write.
+        wanted.keySet().removeIf(path -> !keyable(path));
+        List<TableTransactionAction> actions = new ArrayList<>();
+        wanted.forEach((path, e) -> {
+            FileRow old = seen.get(path);
+            if (old == null) {
+                actions.add(new TableTransactionAction(TableTransactionActionType.CREATE, e));
+            } else if (!sameContent(old, toFile(e))) {
+                e.getProperties().put("odata.etag", old.rowEtag());
+                actions.add(new TableTransactionAction(TableTransactionActionType.UPDATE_REPLACE, e, true));
             }
+        });
+        return transactIfUnchanged(actions);
+    }
+
+    private static TableEntity fileEntity(String pk, String path, long size, String etag, boolean deleted,
+                                          CommitRecord record) {
+        TableEntity e = new TableEntity(pk, IndexKeys.fileRow(path)).addProperty("Path", path).addProperty("Size", size)
+                .addProperty("ETag", etag).addProperty("Sequencer", "").addProperty("Deleted", deleted);
+        addRecorded(e, record, path);
+        return e;
+    }
+
+    private static boolean sameContent(FileRow a, FileRow b) {
+        return a.size() == b.size() && Objects.equals(a.etag(), b.etag()) && a.deleted() == b.deleted()
+                && Objects.equals(a.recordedSize(), b.recordedSize()) && Objects.equals(a.recordedEtag(), b.recordedEtag())
+                && Objects.equals(a.sha256(), b.sha256()) && Objects.equals(a.recordedVersion(), b.recordedVersion());
+    }
+
+    /** @return false when a condition failed (a row changed or appeared meanwhile) */
+    private boolean transactIfUnchanged(List<TableTransactionAction> actions) {
+        try {
+            transact(actions);
+            return true;
+        } catch (TableServiceException e) {
+            if (conditionFailed(e)) {
+                return false;
+            }
+            throw e;
         }
-        transact(actions);
+    }
+
+    /**
+     * A failed condition: the row was changed, created or removed by another writer. A failed
+     * transaction carries the failed action's error code; the HTTP status is the batch's own.
+     */
+    private static boolean conditionFailed(TableServiceException e) {
+        int status = StorageCalls.status(e);
+        if (status == 412 || status == 409 || status == 404) {
+            return true;
+        }
+        TableErrorCode code = e.getValue() == null ? null : e.getValue().getErrorCode();
+        return TableErrorCode.UPDATE_CONDITION_NOT_SATISFIED.equals(code)
+                || TableErrorCode.ENTITY_ALREADY_EXISTS.equals(code) || TableErrorCode.ENTITY_NOT_FOUND.equals(code)
+                || TableErrorCode.RESOURCE_NOT_FOUND.equals(code);
+    }
+
+    /** Every file row of a run, by checkpoint and path: one range query over the run's file partitions. */
+    public Map<CheckpointId, Map<String, FileRow>> filesOfRun(RunId run) {
+        // File partitions are "{runId}:{step}"; ';' follows ':' and run ids contain neither.
+        String from = IndexKeys.literal(run.value() + ":");
+        String to = IndexKeys.literal(run.value() + ";");
+        Map<CheckpointId, Map<String, FileRow>> out = new java.util.TreeMap<>();
+        for (TableEntity e : query("PartitionKey ge " + from + " and PartitionKey lt " + to, null)) {
+            String pk = e.getPartitionKey();
+            CheckpointId id = new CheckpointId(run, Step.of(Long.parseLong(pk.substring(pk.indexOf(':') + 1))));
+            FileRow row = toFile(e);
+            out.computeIfAbsent(id, k -> new java.util.TreeMap<>()).put(row.path(), row);
+        }
+        return out;
     }
 
     /** Adds the commit record's view (size, eTag, sha256) to every recorded file's row. */
@@ -134,6 +198,9 @@ public final class IndexStore {
         String pk = IndexKeys.filePartition(id);
         List<TableTransactionAction> actions = new ArrayList<>();
         for (CommitRecord.File f : record.files()) {
+            if (!keyable(f.path())) {
+                continue;
+            }
             TableEntity e = new TableEntity(pk, IndexKeys.fileRow(f.path())).addProperty("Path", f.path());
             addRecorded(e, record, f.path());
             actions.add(new TableTransactionAction(TableTransactionActionType.UPSERT_MERGE, e));
@@ -149,6 +216,9 @@ public final class IndexStore {
             e.addProperty("RecSize", f.size()).addProperty("RecETag", f.etag());
             if (f.sha256() != null) {
                 e.addProperty("Sha256", f.sha256());
+            }
+            if (f.versionId() != null) {
+                e.addProperty("RecVersion", f.versionId());
             }
         });
     }
@@ -169,24 +239,71 @@ public final class IndexStore {
         return new FileRow(str(p.get("Path")), num(p.get("Size")), str(p.get("ETag")), str(p.get("Sequencer")),
                 Boolean.TRUE.equals(p.get("Deleted")),
                 p.get("RecSize") == null ? null : num(p.get("RecSize")), (String) p.get("RecETag"),
-                (String) p.get("Sha256"), e.getETag());
+                (String) p.get("Sha256"), e.getETag(), (String) p.get("RecVersion"));
+    }
+
+    /**
+     * Whether a path can key a file row. The API refuses longer paths; a blob written out of band
+     * (or before that rule) gets no row rather than failing the whole index write, and such a
+     * blob is outside the layout, so a commit record naming it never reads as intact.
+     */
+    private static boolean keyable(String path) {
+        if (path.length() <= MAX_KEY) {
+            return true;
+        }
+        LOG.warning("no index row for a path of " + path.length() + " characters (at most " + MAX_KEY + ")");
+        return false;
     }
 
     // ---- checkpoint rows ----------------------------------------------------------------------
 
-    /** The indexed summary of a checkpoint: everything but its file list. */
-    public record CheckpointRow(Checkpoint summary, int fileCount) {
+    /**
+     * The indexed summary of a checkpoint: everything but its file list.
+     *
+     * @param rowEtag the row version read, for a conditional write or delete
+     */
+    public record CheckpointRow(Checkpoint summary, int fileCount, String rowEtag) {
     }
 
     public Optional<CheckpointRow> checkpoint(CheckpointId id) {
         return get(id.run().value(), IndexKeys.checkpointRow(id.step().value())).map(IndexStore::toCheckpoint);
     }
 
-    public void putCheckpoint(Checkpoint c) {
+    /**
+     * Writes a checkpoint's row only if it is still the version read before the listing it was
+     * derived from: {@code expectedRowEtag}, or no row at all when null. Every writer reads the row
+     * before it lists, so a write that succeeds carries a listing made after every write before
+     * it: an older view never replaces a newer one.
+     *
+     * @return false when another writer got there first (re-read, list again, or accept theirs)
+     */
+    public boolean putCheckpoint(Checkpoint c, String expectedRowEtag) {
+        TableEntity e = checkpointEntity(c);
+        return StorageCalls.call("write a checkpoint row", () -> {
+            operations.incrementAndGet();
+            try {
+                if (expectedRowEtag == null) {
+                    table.createEntity(e);
+                } else {
+                    e.getProperties().put("odata.etag", expectedRowEtag);
+                    table.updateEntityWithResponse(e, TableEntityUpdateMode.REPLACE, true, null, Context.NONE);
+                }
+                return true;
+            } catch (TableServiceException ex) {
+                int s = StorageCalls.status(ex);
+                if (s == 409 || s == 412 || s == 404) {
+                    return false;
+                }
+                throw ex;
+            }
+        });
+    }
+
+    private static TableEntity checkpointEntity(Checkpoint c) {
         TableEntity e = new TableEntity(c.runId(), IndexKeys.checkpointRow(c.step()))
                 .addProperty("Step", c.step()).addProperty("State", c.state().name()).addProperty("Tier", c.tier())
                 .addProperty("Bytes", c.bytes()).addProperty("FileCount", c.files().size())
-                .addProperty("Metrics", Json.write(c.metrics())).addProperty("Pinned", c.pinned())
+                .addProperty("Metrics", Json.write(fitting(c.metrics()))).addProperty("Pinned", c.pinned())
                 .addProperty("Missing", Json.write(cap(c.missing()))).addProperty("MissingCount", c.missing().size())
                 .addProperty("Extra", Json.write(cap(c.extra()))).addProperty("ExtraCount", c.extra().size())
                 .addProperty("CreatedAt", time(c.createdAt()))
@@ -194,10 +311,26 @@ public final class IndexStore {
         if (c.committedAt() != null) {
             e.addProperty("CommittedAt", time(c.committedAt()));
         }
-        StorageCalls.run("write a checkpoint row", () -> {
-            operations.incrementAndGet();
-            table.upsertEntityWithResponse(e, TableEntityUpdateMode.REPLACE, null, Context.NONE);
-        });
+        return e;
+    }
+
+    /**
+     * Whether a stored row already says what writing {@code c} would say (times to the
+     * millisecond: the table keeps less precision than an Instant).
+     */
+    public static boolean sameRow(Checkpoint c, CheckpointRow row) {
+        Checkpoint r = row.summary();
+        return c.state() == r.state() && c.tier().equals(r.tier()) && c.bytes() == r.bytes()
+                && c.files().size() == row.fileCount() && c.metrics().equals(r.metrics()) && c.pinned() == r.pinned()
+                && cap(c.missing()).equals(r.missing()) && cap(c.extra()).equals(r.extra())
+                && sameMillis(c.createdAt(), r.createdAt()) && sameMillis(c.committedAt(), r.committedAt())
+                && sameMillis(c.lastActivityAt(), r.lastActivityAt());
+    }
+
+    private static boolean sameMillis(Instant a, Instant b) {
+        Instant x = a == null ? Instant.EPOCH : a;
+        Instant y = b == null ? Instant.EPOCH : b;
+        return x.toEpochMilli() == y.toEpochMilli();
     }
 
     /** A page of a run's checkpoints, newest first, starting below {@code afterStep} when given. */
@@ -230,10 +363,10 @@ public final class IndexStore {
                         new TypeReference<Map<String, Double>>() { }),
                 Boolean.TRUE.equals(p.get("Pinned")), instant(p.get("CreatedAt")), instant(p.get("CommittedAt")),
                 instant(p.get("LastActivityAt")));
-        return new CheckpointRow(c, (int) num(p.get("FileCount")));
+        return new CheckpointRow(c, (int) num(p.get("FileCount")), e.getETag());
     }
 
-    /** Removes every row of a checkpoint that no longer has any blob. */
+    /** Removes every row of a checkpoint, whatever wrote them last (tests and operators). */
     public void dropCheckpoint(CheckpointId id) {
         List<TableTransactionAction> actions = new ArrayList<>();
         query("PartitionKey eq " + IndexKeys.literal(IndexKeys.filePartition(id)), null).forEach(e ->
@@ -250,6 +383,55 @@ public final class IndexStore {
                 }
             }
         });
+    }
+
+    /**
+     * Removes the rows of a checkpoint that no longer has any blob, only as far as they are the
+     * versions read before the listing that found no blob: a row written or created since then
+     * belongs to a checkpoint younger than that listing and stays.
+     *
+     * @param rowEtag   the checkpoint row's version as read before the listing
+     * @param filesSeen its file rows as read before the listing
+     * @return false when the checkpoint row changed meanwhile (nothing was removed)
+     */
+    public boolean dropCheckpointIfUnchanged(CheckpointId id, String rowEtag, java.util.Collection<FileRow> filesSeen) {
+        boolean dropped = StorageCalls.call("drop a checkpoint row", () -> {
+            operations.incrementAndGet();
+            try {
+                table.deleteEntityWithResponse(new TableEntity(id.run().value(), IndexKeys.checkpointRow(id.step().value()))
+                        .addProperty("odata.etag", rowEtag), true, null, Context.NONE);
+                return true;
+            } catch (TableServiceException e) {
+                int s = StorageCalls.status(e);
+                if (s == 412 || s == 404) {
+                    return false;
+                }
+                throw e;
+            }
+        });
+        if (!dropped) {
+            return false;
+        }
+        for (FileRow f : filesSeen) {
+            StorageCalls.run("drop a file row", () -> {
+                operations.incrementAndGet();
+                try {
+                    table.deleteEntityWithResponse(new TableEntity(IndexKeys.filePartition(id), IndexKeys.fileRow(f.path()))
+                            .addProperty("odata.etag", f.rowEtag()), true, null, Context.NONE);
+                } catch (TableServiceException e) {
+                    int s = StorageCalls.status(e);
+                    if (s != 412 && s != 404) {
+                        throw e;
+                    }
+                }
+            });
+        }
+        setOpen(id, false);
+        // A sync that wrote the row after the delete above may have set the open row before this
+        // call cleared it: its row, written first, says what the open row must be.
+        checkpoint(id).ifPresent(row -> setOpen(id, row.summary().state() == CheckpointState.UPLOADING
+                || row.summary().state() == CheckpointState.COMMITTING));
+        return true;
     }
 
     // ---- open checkpoints and runs -------------------------------------------------------------
@@ -277,6 +459,24 @@ public final class IndexStore {
         query("PartitionKey eq " + IndexKeys.literal(IndexKeys.OPEN), null).forEach(e -> out.add(
                 new CheckpointId(new RunId(str(e.getProperties().get("RunId"))),
                         dev.ckptvault.layout.Step.of(num(e.getProperties().get("Step"))))));
+        return out;
+    }
+
+    /**
+     * Checkpoints committed at or after {@code since}, across runs: one query of the run list and
+     * one per run (within its partition). The local blob event watcher keeps watching these,
+     * since write URLs issued before their commit may still be alive.
+     */
+    public List<CheckpointId> committedSince(Instant since) {
+        List<CheckpointId> out = new ArrayList<>();
+        String after = "datetime'" + since.truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "'";
+        for (TableEntity r : query("PartitionKey eq " + IndexKeys.literal(IndexKeys.RUNS), null)) {
+            RunId run = new RunId(r.getRowKey());
+            for (TableEntity e : query("PartitionKey eq " + IndexKeys.literal(run.value()) + " and CommittedAt ge " + after,
+                    null)) {
+                out.add(new CheckpointId(run, Step.of(num(e.getProperties().get("Step")))));
+            }
+        }
         return out;
     }
 
@@ -348,8 +548,41 @@ public final class IndexStore {
         });
     }
 
-    private static List<String> cap(List<String> list) {
-        return list.size() <= LIST_CAP ? list : list.subList(0, LIST_CAP);
+    /** The longest prefix of the list within {@link #LIST_CAP} entries and {@link #PROPERTY_CHARS} as JSON. */
+    static List<String> cap(List<String> list) {
+        int chars = 2;
+        int n = 0;
+        for (String s : list) {
+            // A JSON string of layout paths is the path plus quotes and a comma (no escapes needed).
+            int add = s.length() + 3;
+            if (n >= LIST_CAP || chars + add > PROPERTY_CHARS) {
+                break;
+            }
+            chars += add;
+            n++;
+        }
+        return list.subList(0, n);
+    }
+
+    /**
+     * The metrics as stored: whole while they fit one property (the API keeps them far below);
+     * otherwise (a record from before that limit) the entries in name order that fit. A metric
+     * left out is one retention treats as missing: a keepBest rule then keeps the checkpoint.
+     */
+    static Map<String, Double> fitting(Map<String, Double> metrics) {
+        if (Json.write(metrics).length() <= PROPERTY_CHARS) {
+            return metrics;
+        }
+        Map<String, Double> out = new java.util.TreeMap<>();
+        for (Map.Entry<String, Double> e : new java.util.TreeMap<>(metrics).entrySet()) {
+            out.put(e.getKey(), e.getValue());
+            if (Json.write(out).length() > PROPERTY_CHARS) {
+                out.remove(e.getKey());
+                break;
+            }
+        }
+        LOG.warning("metrics of " + metrics.size() + " entries do not fit an index property; " + out.size() + " kept");
+        return out;
     }
 
     private static OffsetDateTime time(Instant i) {

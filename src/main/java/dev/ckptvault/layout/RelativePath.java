@@ -12,6 +12,12 @@ import dev.ckptvault.error.InvalidInputException;
 public record RelativePath(String value) implements Comparable<RelativePath> {
     /** Longest blob name Azure accepts. */
     public static final int MAX_BLOB_NAME = 1024;
+    /**
+     * Longest path: a file's index row is keyed by its path, and a Table Storage RowKey holds at
+     * most 512 characters (1 KiB of UTF-16). Longer paths would be accepted and then fail the
+     * index write after the commit record exists.
+     */
+    public static final int MAX_PATH = 512;
 
     public RelativePath {
         String problem = problem(value);
@@ -37,8 +43,8 @@ public record RelativePath(String value) implements Comparable<RelativePath> {
         if (value == null || value.isEmpty()) {
             return "must not be empty";
         }
-        if (value.length() > MAX_BLOB_NAME) {
-            return "is longer than " + MAX_BLOB_NAME + " characters";
+        if (value.length() > MAX_PATH) {
+            return "is " + value.length() + " characters long; at most " + MAX_PATH + " (the index keys files by path)";
         }
         if (value.charAt(0) == '/') {
             return "must be relative (no leading '/')";

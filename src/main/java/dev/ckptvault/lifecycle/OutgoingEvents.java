@@ -1,6 +1,10 @@
 package dev.ckptvault.lifecycle;
 
 import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CommitRecord;
+import dev.ckptvault.checkpoint.StoredBlob;
+import dev.ckptvault.json.Json;
+import java.util.Optional;
 import dev.ckptvault.commit.CheckpointIndex;
 import dev.ckptvault.checkpoint.CheckpointState;
 import dev.ckptvault.layout.CheckpointId;
@@ -55,21 +59,70 @@ public final class OutgoingEvents {
     }
 
     /**
-     * Sends CheckpointCommitted for a COMMITTED checkpoint unless its mark says it went out.
+     * Sends CheckpointCommitted for a COMMITTED checkpoint unless its mark says it went out. Its
+     * id derives from the commit record's id (blob metadata {@value CommitRecord#RECORD_ID_METADATA},
+     * read with the properties the mark needs anyway).
      *
      * @return true when the event is (now) published, false when it is still owed
      */
     public boolean committed(Checkpoint c) {
+        if (!publisher.enabled()) {
+            return false;
+        }
+        String cacheKey = cacheKey(c, OutgoingEvent.COMMITTED);
+        if (knownPublished.contains(cacheKey)) {
+            return true;
+        }
         CheckpointId id = CheckpointId.of(c.runId(), c.step());
-        return send(id.commitBlob(), COMMITTED_MARK, cacheKey(c, OutgoingEvent.COMMITTED),
+        Optional<String> recordId = commitRecordId(id);
+        if (recordId.isEmpty()) {
+            // The record is gone (deleted meanwhile): there is no commit left to announce.
+            return false;
+        }
+        return send(id.commitBlob(), COMMITTED_MARK, cacheKey,
                 OutgoingEvent.of(OutgoingEvent.COMMITTED, c.committedAt() == null ? Instant.now() : c.committedAt(),
-                        data(c, null, null)));
+                        data(c, null, null), recordId.get()));
+    }
+
+    /** The commit record's id: from its metadata, else (a record from before the metadata) from the record itself. */
+    private Optional<String> commitRecordId(CheckpointId id) {
+        Optional<Map<String, String>> metadata = store.metadata(id.commitBlob());
+        if (metadata.isEmpty()) {
+            return Optional.empty();
+        }
+        for (Map.Entry<String, String> e : metadata.get().entrySet()) {
+            if (e.getKey().equalsIgnoreCase(CommitRecord.RECORD_ID_METADATA)) {
+                return Optional.of(e.getValue());
+            }
+        }
+        return store.download(id.commitBlob()).map(b -> Json.read(b, CommitRecord.class))
+                .map(r -> r.recordId() != null ? r.recordId() : "committedAt/" + r.committedAt());
     }
 
     /** Sends CheckpointDeleted with the payload saved in the tombstone, unless its mark says it went out. */
-    public boolean deleted(CheckpointId id, OutgoingEvent.Data data) {
-        return send(id.tombstoneBlob(), DELETED_MARK, id.tombstoneBlob() + "@" + data.deletedAt(),
-                OutgoingEvent.of(OutgoingEvent.DELETED, data.deletedAt(), data));
+    public boolean deleted(CheckpointId id, Tombstone tombstone) {
+        OutgoingEvent.Data data = tombstone.event();
+        return send(id.tombstoneBlob(), DELETED_MARK, id.tombstoneBlob() + "@" + tombstone.eventRecordId(),
+                OutgoingEvent.of(OutgoingEvent.DELETED, data.deletedAt(), data, tombstone.eventRecordId()));
+    }
+
+    /**
+     * Sends the CheckpointDeleted a tombstone still owes, before the tombstone is removed (a new
+     * attempt at a deleted step removes it; with it would go the only record of the owed event).
+     *
+     * @param tombstone the tombstone as listed, with its metadata
+     * @return true when nothing is owed any more (sent now, sent before, or never owed); false
+     *         when the topic did not take it, and the tombstone must stay
+     */
+    public boolean settleDeleted(CheckpointId id, StoredBlob tombstone) {
+        if (!publisher.enabled() || "true".equals(tombstone.metadataValue(DELETED_MARK))) {
+            return true;
+        }
+        Optional<Tombstone> t = store.download(id.tombstoneBlob()).map(b -> Json.read(b, Tombstone.class));
+        if (t.isEmpty() || !t.get().committed() || t.get().event() == null) {
+            return true;
+        }
+        return deleted(id, t.get());
     }
 
     /** True when storage (or this process's memory of it) says the event of that record went out. */

@@ -4,6 +4,7 @@ import dev.ckptvault.checkpoint.CommitRecord;
 import dev.ckptvault.checkpoint.Checkpoint;
 import dev.ckptvault.commit.CheckpointIndex;
 import dev.ckptvault.checkpoint.CheckpointState;
+import dev.ckptvault.error.StorageUnavailableException;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.BlobName;
 import dev.ckptvault.layout.CheckpointId;
@@ -12,6 +13,7 @@ import dev.ckptvault.storage.ContainerStore;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -42,6 +44,11 @@ public final class RetentionEnforcer {
     }
 
     public static final Faults NONE = (point, id) -> { };
+    /** After the checkpoint was re-read and found unchanged since planning, before its tombstone is written. */
+    public static final String BEFORE_TOMBSTONE = "beforeTombstone";
+    /** Right after this instance wrote the tombstone, before it is settled (the pin re-checked). */
+    public static final String TOMBSTONE_WRITTEN = "tombstoneWritten";
+    /** The tombstone is settled; nothing is deleted yet. */
     public static final String AFTER_TOMBSTONE = "afterTombstone";
     public static final String AFTER_FILES = "afterFiles";
 
@@ -90,24 +97,54 @@ public final class RetentionEnforcer {
             Instant now = Instant.now(clock);
             Tombstone t = new Tombstone(id.run().value(), id.step().value(), now, reason, fresh.state(), hadCommit, blobs,
                     hadCommit ? events.data(fresh, now, reason) : null);
-            if (store.createIfAbsent(id.tombstoneBlob(), Json.bytes(t), Map.of())) {
-                // Re-read after writing: a pin or a commit that landed between the check above and the
-                // tombstone is seen here (the pin and commit paths check for a tombstone after their write).
-                Optional<String> abort = force ? Optional.empty() : changedUnderTombstone(id, hadCommit);
-                if (abort.isPresent()) {
-                    Map<BlobName.Kind, StoredBlob> now2 = store.records(id);
-                    StoredBlob tomb = now2.get(BlobName.Kind.TOMBSTONE);
-                    if (tomb != null) {
-                        store.deleteIfMatch(id.tombstoneBlob(), tomb.etag());
-                    }
+            faults.reached(BEFORE_TOMBSTONE, id);
+            // A forced deletion overrides pins and needs no re-check: its tombstone is settled from the start.
+            if (store.createIfAbsent(id.tombstoneBlob(), Json.bytes(t),
+                    Map.of(Tombstone.SETTLED_METADATA, Boolean.toString(force)))) {
+                faults.reached(TOMBSTONE_WRITTEN, id);
+            }
+        }
+        return finish(id, force);
+    }
+
+    /** A tombstone that may be carried out, or why there is none to carry out. */
+    private record Settled(Tombstone tombstone, String notDeleted) {
+    }
+
+    /**
+     * Settles the tombstone, or undoes it when a pin or a commit raced in. The re-read of the pin
+     * happens after the tombstone exists, and pinning checks for a tombstone after writing the
+     * pin, so one side always sees the other. Settling and undoing are both conditional on the
+     * unsettled version: once one instance settled, no one undoes (and the reverse), so a pin
+     * acknowledged before the tombstone is seen by whoever settles, whichever instance that is.
+     */
+    private Settled settle(CheckpointId id, boolean force) {
+        for (int attempt = 0; attempt < 8; attempt++) {
+            Optional<ContainerStore.Content> read = store.read(id.tombstoneBlob());
+            if (read.isEmpty()) {
+                return new Settled(null, "no tombstone: nothing to finish");
+            }
+            Tombstone t = Json.read(read.get().data(), Tombstone.class);
+            if ("true".equals(read.get().metadata().get(Tombstone.SETTLED_METADATA))) {
+                return new Settled(t, null);
+            }
+            Optional<String> abort = force ? Optional.empty() : changedUnderTombstone(id, t.committed());
+            if (abort.isPresent()) {
+                if (store.deleteIfMatch(id.tombstoneBlob(), read.get().etag())) {
                     index.refresh(id);
-                    return new Result(seen.step(), Outcome.SKIPPED, abort.get());
+                    return new Settled(null, abort.get());
+                }
+            } else {
+                Map<String, String> metadata = new HashMap<>(read.get().metadata());
+                metadata.put(Tombstone.SETTLED_METADATA, "true");
+                if (store.setMetadataIfMatch(id.tombstoneBlob(), read.get().etag(), metadata)) {
+                    return new Settled(t, null);
                 }
             }
-            faults.reached(AFTER_TOMBSTONE, id);
-            index.refresh(id);
+            // Another instance settled or undid it first: look again.
         }
-        return finish(id);
+        throw new StorageUnavailableException("the tombstone of " + id + " kept changing; the next sweep finishes it",
+                null);
     }
 
     private Optional<String> changedUnderTombstone(CheckpointId id, boolean hadCommit) {
@@ -131,14 +168,21 @@ public final class RetentionEnforcer {
     }
 
     /**
-     * Finishes a deletion whose tombstone exists: files first, then the app's records (the commit
-     * record last, as it holds the lease id), then the index. Missing blobs are fine.
+     * Finishes a deletion whose tombstone exists: settles it first (see {@link Tombstone}), then
+     * files, then the app's records (the commit record last, as it holds the lease id), then the
+     * index. Missing blobs are fine.
      */
     public Result finish(CheckpointId id) {
-        Optional<Tombstone> tombstone = store.download(id.tombstoneBlob()).map(b -> Json.read(b, Tombstone.class));
-        if (tombstone.isEmpty()) {
-            return new Result(id.step().value(), Outcome.SKIPPED, "no tombstone: nothing to finish");
+        return finish(id, false);
+    }
+
+    private Result finish(CheckpointId id, boolean force) {
+        Settled settled = settle(id, force);
+        if (settled.tombstone() == null) {
+            return new Result(id.step().value(), Outcome.SKIPPED, settled.notDeleted());
         }
+        faults.reached(AFTER_TOMBSTONE, id);
+        index.refresh(id);
         String leaseId = leaseId(id).orElse(null);
         List<StoredBlob> all = store.list(id.prefix(), false);
         List<StoredBlob> files = new ArrayList<>();
@@ -157,9 +201,9 @@ public final class RetentionEnforcer {
         if (after.state() != CheckpointState.DELETED) {
             return new Result(id.step().value(), Outcome.SKIPPED, "still " + after.state() + " after deleting; the next sweep finishes it");
         }
-        Tombstone t = tombstone.get();
+        Tombstone t = settled.tombstone();
         if (t.committed() && t.event() != null) {
-            events.deleted(id, t.event());
+            events.deleted(id, t);
         }
         LOG.info("deleted " + id + " (" + (files.size() + records.size()) + " blobs): " + t.reason());
         return new Result(id.step().value(), Outcome.DELETED, t.reason());

@@ -20,6 +20,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import dev.ckptvault.retention.RetentionPlan;
@@ -83,13 +84,29 @@ public final class RetentionService {
     /**
      * Plans and carries out retention for a run, then sends the events it still owes. One
      * checkpoint's failure does not stop the others.
+     *
+     * <p>The plan comes from the index, which can be behind storage (an event lost or not yet
+     * delivered, a file changed behind the app's back). Each removed checkpoint is re-read before
+     * it goes; before the first removal, so are the checkpoints whose being COMMITTED lets the
+     * plan remove others (see {@link #keepersDisagree}). When storage disagrees with the plan
+     * about any of them, this pass removes nothing and corrects their rows, so the next pass
+     * plans from what storage holds.
      */
     public RunResult enforce(RunId run) {
         List<Checkpoint> all = index.allOfRun(run);
         RetentionPlan plan = planOf(all, policies.lookup(run));
         List<RetentionEnforcer.Result> results = new ArrayList<>();
         int failures = 0;
+        Optional<String> disagreement = Optional.empty();
+        if (plan.remove().stream().anyMatch(r -> r.state() != CheckpointState.DELETING)) {
+            disagreement = keepersDisagree(all, plan);
+        }
         for (RetentionPlan.Removed removal : plan.remove()) {
+            if (disagreement.isPresent() && removal.state() != CheckpointState.DELETING) {
+                results.add(new RetentionEnforcer.Result(removal.step(), RetentionEnforcer.Outcome.SKIPPED,
+                        disagreement.get()));
+                continue;
+            }
             Checkpoint seen = all.stream().filter(c -> c.step() == removal.step() && c.state() == removal.state())
                     .findFirst().orElseThrow();
             try {
@@ -100,6 +117,9 @@ public final class RetentionService {
                         "retention of " + run + "@" + removal.step() + " failed; the next sweep retries: " + e.getMessage(),
                         StorageCalls.isTransient(e) ? null : e);
             }
+        }
+        if (disagreement.isPresent()) {
+            LOG.warning("retention of " + run + " removed nothing: " + disagreement.get());
         }
         int sent = 0;
         if (events.enabled()) {
@@ -114,6 +134,34 @@ public final class RetentionService {
         return new RunResult(run.value(), results, failures, sent);
     }
 
+    /**
+     * Re-reads from storage every checkpoint the plan keeps as latest, by keepLast or by keepBest
+     * (those rules rank the committed checkpoints, so each of these is a reason others are
+     * removed). keepEvery, minAge and pins keep a checkpoint without removing any other, and each
+     * removed checkpoint is re-read by the enforcer anyway, so those are not read here.
+     *
+     * @return what disagrees, when storage differs from the index row the plan used
+     */
+    private Optional<String> keepersDisagree(List<Checkpoint> all, RetentionPlan plan) {
+        List<String> changed = new ArrayList<>();
+        for (RetentionPlan.Kept kept : plan.keep()) {
+            if (!RetentionPlanner.ranksOthers(kept)) {
+                continue;
+            }
+            Checkpoint seen = all.stream().filter(c -> c.step() == kept.step() && c.state() == kept.state())
+                    .findFirst().orElseThrow();
+            CheckpointId id = CheckpointId.of(seen.runId(), seen.step());
+            Checkpoint now = index.inspect(id);
+            if (!RetentionEnforcer.sameAsPlanned(seen, now) || !seen.metrics().equals(now.metrics())) {
+                changed.add(seen.step() + " is " + now.state() + (now.pinned() == seen.pinned() ? "" : now.pinned()
+                        ? ", pinned" : ", not pinned") + " in storage, " + seen.state() + " in the index");
+                index.refresh(id);
+            }
+        }
+        return changed.isEmpty() ? Optional.empty() : Optional.of("checkpoints the plan keeps changed in storage ("
+                + String.join("; ", changed) + "); nothing removed this pass, the next pass plans again");
+    }
+
     private int republishDeleted(List<Checkpoint> all) {
         int sent = 0;
         for (Checkpoint c : all) {
@@ -126,7 +174,7 @@ public final class RetentionService {
                 continue;
             }
             Tombstone t = store.download(id.tombstoneBlob()).map(b -> Json.read(b, Tombstone.class)).orElse(null);
-            if (t != null && t.committed() && t.event() != null && events.deleted(id, t.event())) {
+            if (t != null && t.committed() && t.event() != null && events.deleted(id, t)) {
                 sent++;
             }
         }

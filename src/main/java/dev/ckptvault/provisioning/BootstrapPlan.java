@@ -56,7 +56,7 @@ public record BootstrapPlan(String subscriptionId, String resourceGroup, boolean
     /** The plan of the admin route: the app's own settings. */
     public static BootstrapPlan fromConfig(CkptConfig config) {
         return of(config.bootstrap(), config.storage(), false, config.container(), config.indexTable(),
-                BLOB_EVENTS_FUNCTION, Names.SETTINGS);
+                BLOB_EVENTS_FUNCTION, Names.SETTINGS).withKeysContainer(config.keysContainer());
     }
 
     public static BootstrapPlan of(BootstrapDefaults b, StorageSettings storage, boolean createResourceGroup,

@@ -27,7 +27,7 @@ public final class LocalBootstrap {
         report.skipped("blobSoftDelete", "the storage emulator does not implement blob soft delete");
         report.skipped("blobVersioning", "blob versioning is an account setting made through Azure Resource Manager");
         container(config.container(), "container", report);
-        container(BootstrapPlan.KEYS_CONTAINER, "keysContainer", report);
+        container(config.keysContainer(), "keysContainer", report);
         container(config.bootstrap().deadLetterContainer(), "deadLetterContainer", report);
         table(report);
         report.skipped("lifecyclePolicy", "lifecycle management policies are made through Azure Resource Manager");

@@ -11,6 +11,7 @@ import dev.ckptvault.storage.SasSigner;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
@@ -85,27 +86,41 @@ public final class IndexQueries {
     }
 
     public Checkpoint latest(RunId run) {
+        return latest(run, Instant.MAX);
+    }
+
+    /** @param notAfter when the caller's credential expires: no read URL outlives it */
+    public Checkpoint latest(RunId run, Instant notAfter) {
         List<IndexStore.CheckpointRow> rows = index.checkpoints(run, CheckpointState.COMMITTED.name(), null, 1);
         if (rows.isEmpty()) {
             throw new NotFoundException(ErrorCodes.NO_COMMITTED_CHECKPOINT,
                     "run " + run + " has no committed checkpoint", "runId");
         }
         Checkpoint c = rows.get(0).summary();
-        return withReadUrls(sync.withFiles(new CheckpointId(run, Step.of(c.step())), c));
+        return withReadUrls(sync.withFiles(new CheckpointId(run, Step.of(c.step())), c), notAfter);
     }
 
     public Checkpoint get(CheckpointId id, boolean downloads) {
-        Checkpoint c = sync.get(id).orElseThrow(() -> new NotFoundException(ErrorCodes.NOT_FOUND,
-                "run " + id.run() + " has no checkpoint at step " + id.step(), "step"));
-        return downloads ? withReadUrls(c) : c;
+        return get(id, downloads, Instant.MAX);
     }
 
-    private Checkpoint withReadUrls(Checkpoint c) {
+    /** @param notAfter when the caller's credential expires: no read URL outlives it */
+    public Checkpoint get(CheckpointId id, boolean downloads, Instant notAfter) {
+        Checkpoint c = sync.get(id).orElseThrow(() -> new NotFoundException(ErrorCodes.NOT_FOUND,
+                "run " + id.run() + " has no checkpoint at step " + id.step(), "step"));
+        return downloads ? withReadUrls(c, notAfter) : c;
+    }
+
+    private Checkpoint withReadUrls(Checkpoint c, Instant notAfter) {
         CheckpointId id = CheckpointId.of(c.runId(), c.step());
         List<String> names = c.files().stream().map(f -> id.prefix() + f.path()).toList();
+        // A committed file's URL reads the version its commit record names (where the account keeps
+        // versions): nothing written to the blob afterwards reaches the reader.
+        List<String> versions = c.files().stream().map(FileEntry::versionId).toList();
         OffsetDateTime now = OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC)
                 .truncatedTo(ChronoUnit.SECONDS);
-        List<String> urls = signer.sign(names, SasSigner.Access.READ, now.minusMinutes(5), now.plus(readUrlLifetime));
+        List<String> urls = signer.signReads(names, versions, now.minusMinutes(5),
+                SasSigner.cappedExpiry(now.plus(readUrlLifetime), notAfter));
         List<FileEntry> files = new ArrayList<>();
         for (int i = 0; i < c.files().size(); i++) {
             files.add(c.files().get(i).withUrl(urls.get(i)));

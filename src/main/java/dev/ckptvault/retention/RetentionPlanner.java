@@ -29,6 +29,8 @@ import java.util.Map;
 public final class RetentionPlanner {
     public static final String LATEST = "latest";
     public static final String PINNED = "pinned";
+    private static final String KEEP_LAST = "keepLast ";
+    private static final String KEEP_BEST = "keepBest ";
 
     private RetentionPlanner() {
     }
@@ -53,7 +55,7 @@ public final class RetentionPlanner {
                 why.add(LATEST);
             }
             if (i < policy.keepLast()) {
-                why.add("keepLast " + policy.keepLast() + " (#" + (i + 1) + " newest committed)");
+                why.add(KEEP_LAST + policy.keepLast() + " (#" + (i + 1) + " newest committed)");
             }
             if (policy.keepEvery() > 0 && c.step() % policy.keepEvery() == 0) {
                 why.add("keepEvery " + policy.keepEvery());
@@ -124,7 +126,7 @@ public final class RetentionPlanner {
      */
     private static void keepBest(List<Checkpoint> committed, RetentionPolicy.KeepBest best,
                                  Map<Checkpoint, List<String>> reasons) {
-        String rule = "keepBest " + best.metric() + " " + best.mode().json() + " " + best.count();
+        String rule = KEEP_BEST + best.metric() + " " + best.mode().json() + " " + best.count();
         List<Checkpoint> ranked = new ArrayList<>();
         for (Checkpoint c : committed) {
             Double v = c.metrics().get(best.metric());
@@ -149,6 +151,16 @@ public final class RetentionPlanner {
                 reasons.get(c).add(rule + " (tied with #" + best.count() + ", " + best.metric() + "=" + v + ")");
             }
         }
+    }
+
+    /**
+     * Whether a checkpoint is kept by a rule that ranks the committed checkpoints against each
+     * other (latest, keepLast, keepBest): its being COMMITTED is what lets the plan remove the
+     * ones ranked below it. keepEvery, minAge and pins keep one checkpoint without removing any.
+     */
+    public static boolean ranksOthers(RetentionPlan.Kept kept) {
+        return kept.state() == CheckpointState.COMMITTED && kept.reasons().stream()
+                .anyMatch(r -> r.equals(LATEST) || r.startsWith(KEEP_LAST) || r.startsWith(KEEP_BEST));
     }
 
     private static String describe(RetentionPolicy p) {

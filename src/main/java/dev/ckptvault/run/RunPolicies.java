@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ckptvault.error.ApiException;
 import dev.ckptvault.error.ErrorCodes;
+import dev.ckptvault.error.InvalidInputException;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.json.JsonFields;
 import dev.ckptvault.layout.RunId;
@@ -19,10 +20,21 @@ import dev.ckptvault.retention.RetentionPolicy;
 public final class RunPolicies {
     private final RunRecords runs;
     private final RetentionPolicy defaults;
+    private final int minIncompleteTtlMinutes;
 
-    public RunPolicies(RunRecords runs, RetentionPolicy defaults) {
+    /**
+     * @param minIncompleteTtl the shortest {@code incompleteTtlMinutes} a run may have: the longest
+     *                         a write URL lives ({@code CKPT_URL_MAX_MINUTES}), since an upload may
+     *                         run that long without anything showing in a listing
+     */
+    public RunPolicies(RunRecords runs, RetentionPolicy defaults, java.time.Duration minIncompleteTtl) {
         this.runs = runs;
         this.defaults = defaults;
+        this.minIncompleteTtlMinutes = (int) Math.max(1, minIncompleteTtl.toMinutes());
+    }
+
+    public RunPolicies(RunRecords runs, RetentionPolicy defaults) {
+        this(runs, defaults, java.time.Duration.ofMinutes(1));
     }
 
     /**
@@ -79,7 +91,8 @@ public final class RunPolicies {
             return new Lookup(defaults, "the stored record " + RunRecords.blobName(run) + " " + stored.get().problem());
         }
         try {
-            return new Lookup(RetentionPolicy.over(stored.get().retention(), "retention", defaults), null);
+            return new Lookup(atLeastMinimumTtl(RetentionPolicy.over(stored.get().retention(), "retention", defaults)),
+                    null);
         } catch (ApiException e) {
             return new Lookup(defaults, "the stored policy in " + RunRecords.blobName(run) + " is invalid: "
                     + e.getMessage());
@@ -103,10 +116,27 @@ public final class RunPolicies {
         JsonNode given = f.get("retention");
         ObjectNode userFields = given == null ? Json.MAPPER.createObjectNode()
                 : RetentionPolicy.validateUserFields(given, "retention");
+        JsonNode ttl = userFields.get("incompleteTtlMinutes");
+        if (ttl != null && ttl.asLong() < minIncompleteTtlMinutes) {
+            throw new InvalidInputException(ErrorCodes.INVALID_POLICY, "retention.incompleteTtlMinutes is "
+                    + ttl.asLong() + "; it must be at least " + minIncompleteTtlMinutes
+                    + " (CKPT_URL_MAX_MINUTES): an upload may last as long as its write URL, and a shorter TTL"
+                    + " could remove it mid-upload", "retention.incompleteTtlMinutes");
+        }
         RunRecords.Stored stored = runs.putRetention(run, userFields);
         // Other instances see the change within a minute; this one at once.
         ttls.remove(run);
         return new RunPolicyView(run.value(), stored.createdAt(),
-                RetentionPolicy.over(stored.retention(), "retention", defaults), stored.retention());
+                atLeastMinimumTtl(RetentionPolicy.over(stored.retention(), "retention", defaults)), stored.retention());
+    }
+
+    /**
+     * A stored policy from before the minimum (or from a time when URLs lived shorter) is applied
+     * with the minimum TTL: never removing an upload whose URL may still be in use.
+     */
+    private RetentionPolicy atLeastMinimumTtl(RetentionPolicy p) {
+        return p.incompleteTtlMinutes() >= minIncompleteTtlMinutes ? p
+                : new RetentionPolicy(p.keepLast(), p.keepEvery(), p.keepBest(), p.minAgeMinutes(), minIncompleteTtlMinutes,
+                        p.action());
     }
 }

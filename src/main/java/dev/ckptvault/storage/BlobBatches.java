@@ -36,6 +36,13 @@ final class BlobBatches {
                 t.leaseId() == null ? null : new BlobRequestConditions().setLeaseId(t.leaseId())));
     }
 
+    /** Deletes each blob only if it was not modified after {@code time} (If-Unmodified-Since). */
+    List<String> deleteUnmodifiedSince(List<String> blobNames, java.time.OffsetDateTime time) {
+        List<ContainerStore.Target> targets = blobNames.stream().map(n -> new ContainerStore.Target(n, null)).toList();
+        return run(targets, "delete", (b, t) -> b.deleteBlob(url(t), DeleteSnapshotsOptionType.INCLUDE,
+                new BlobRequestConditions().setIfUnmodifiedSince(time)));
+    }
+
     List<String> cool(List<ContainerStore.Target> targets) {
         return run(targets, "move to the Cool tier", (b, t) -> t.leaseId() == null
                 ? b.setBlobAccessTier(url(t), AccessTier.COOL)

@@ -49,10 +49,13 @@ public final class ContainerStore {
         this.batches = new BlobBatches(container);
     }
 
-    /** The app-written records ('_' names) of one checkpoint, by kind: one listing call. */
+    /**
+     * The app-written records ('_' names) of one checkpoint, by kind, with their metadata (the
+     * attempt's renewals, the pin): one listing call.
+     */
     public Map<BlobName.Kind, StoredBlob> records(CheckpointId id) {
         Map<BlobName.Kind, StoredBlob> out = new EnumMap<>(BlobName.Kind.class);
-        for (StoredBlob blob : list(id.recordsPrefix(), false)) {
+        for (StoredBlob blob : list(id.recordsPrefix(), true)) {
             BlobName.parse(blob.name()).ifPresent(n -> {
                 if (n instanceof BlobName.Record r) {
                     out.put(r.kind(), blob);
@@ -64,11 +67,27 @@ public final class ContainerStore {
 
     /** Every blob under a prefix, with metadata when asked. */
     public List<StoredBlob> list(String prefix, boolean metadata) {
+        return list(prefix, metadata, false);
+    }
+
+    /**
+     * Every blob under a prefix, with metadata when asked, and with each blob's current version id
+     * when {@code versions}: List Blobs {@code include=versions} answers every version with its
+     * {@code VersionId} and marks the current one {@code IsCurrentVersion}, in the one listing the
+     * caller makes anyway (Get Blob Properties' {@code x-ms-version-id} would cost a call per file).
+     * Without versioning (Azurite) the listing is the plain one and version ids are null.
+     */
+    public List<StoredBlob> list(String prefix, boolean metadata, boolean versions) {
         return StorageCalls.call("list " + prefix, () -> {
             ListBlobsOptions options = new ListBlobsOptions().setPrefix(prefix)
-                    .setDetails(new BlobListDetails().setRetrieveMetadata(metadata));
+                    .setDetails(new BlobListDetails().setRetrieveMetadata(metadata).setRetrieveVersions(versions));
             List<StoredBlob> items = new ArrayList<>();
-            container.listBlobs(options, null).forEach(item -> items.add(stored(item)));
+            container.listBlobs(options, null).forEach(item -> {
+                // Earlier versions, and versions of deleted blobs, are history: not what is stored now.
+                if (item.getVersionId() == null || Boolean.TRUE.equals(item.isCurrentVersion())) {
+                    items.add(stored(item));
+                }
+            });
             return items;
         });
     }
@@ -91,7 +110,8 @@ public final class ContainerStore {
         return new StoredBlob(item.getName(), p.getContentLength() == null ? 0 : p.getContentLength(),
                 ETags.normalize(p.getETag()), instant(p.getLastModified()), instant(p.getCreationTime()),
                 item.getMetadata(), AccessTier.COOL.equals(p.getAccessTier()),
-                LeaseStateType.LEASED.equals(p.getLeaseState()) || LeaseStateType.BREAKING.equals(p.getLeaseState()));
+                LeaseStateType.LEASED.equals(p.getLeaseState()) || LeaseStateType.BREAKING.equals(p.getLeaseState()),
+                item.getVersionId());
     }
 
     private static Instant instant(OffsetDateTime t) {
@@ -167,18 +187,28 @@ public final class ContainerStore {
         return read(blobName).map(Content::data);
     }
 
-    /** A small blob's content and the eTag of the version read (quoted, as everywhere in the app). */
-    public record Content(byte[] data, String etag) {
+    /** A small blob's content with the eTag (quoted, as everywhere in the app) and metadata of the version read. */
+    public record Content(byte[] data, String etag, Map<String, String> metadata) {
+        public Content {
+            metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
+        }
+
+        public Content(byte[] data, String etag) {
+            this(data, etag, Map.of());
+        }
     }
 
-    /** The content of a small blob with its eTag (for a conditional replace), or empty when it does not exist. */
+    /**
+     * The content of a small blob with its eTag and metadata, from one download (for a
+     * conditional replace or metadata change), or empty when it does not exist.
+     */
     public Optional<Content> read(String blobName) {
         return StorageCalls.call("read " + blobName, () -> {
             try {
                 BlobDownloadContentResponse r = container.getBlobClient(blobName)
                         .downloadContentWithResponse(null, null, null, null);
                 return Optional.of(new Content(r.getValue().toBytes(),
-                        ETags.normalize(r.getDeserializedHeaders().getETag())));
+                        ETags.normalize(r.getDeserializedHeaders().getETag()), r.getDeserializedHeaders().getMetadata()));
             } catch (BlobStorageException e) {
                 if (e.getStatusCode() == 404) {
                     return Optional.empty();
@@ -205,6 +235,26 @@ public final class ContainerStore {
             } catch (BlobStorageException e) {
                 if (e.getStatusCode() == 404) {
                     return Optional.empty();
+                }
+                throw e;
+            }
+        });
+    }
+
+    /**
+     * Replaces a blob's metadata only if the blob is still the version the caller listed.
+     *
+     * @return false when it changed or vanished since (another writer got there first)
+     */
+    public boolean setMetadataIfMatch(String blobName, String eTag, Map<String, String> metadata) {
+        return StorageCalls.call("set metadata of " + blobName, () -> {
+            try {
+                container.getBlobClient(blobName).setMetadataWithResponse(metadata,
+                        new BlobRequestConditions().setIfMatch(eTag), null, null);
+                return true;
+            } catch (BlobStorageException e) {
+                if (e.getStatusCode() == 412 || e.getStatusCode() == 404 || e.getStatusCode() == 409) {
+                    return false;
                 }
                 throw e;
             }
@@ -324,6 +374,19 @@ public final class ContainerStore {
     /** Deletes blobs that hold no lease (e.g. files about to be rewritten); returns those a lease kept. */
     public List<String> deleteUnleased(List<String> blobNames) {
         return deleteAll(blobNames.stream().map(n -> new Target(n, null)).toList());
+    }
+
+    /**
+     * Deletes those of the given blobs that were last written before {@code before} (storage's
+     * clock, whole seconds as Last-Modified has them) and hold no lease, with one Blob Batch per
+     * 256 (each delete conditional: If-Unmodified-Since one second earlier). A blob written at or
+     * after {@code before}, even while this runs, is kept: storage decides, not a listing read earlier.
+     *
+     * @return names kept by the condition or a lease
+     */
+    public List<String> deleteWrittenBefore(List<String> blobNames, Instant before) {
+        return batches.deleteUnmodifiedSince(blobNames,
+                before.truncatedTo(java.time.temporal.ChronoUnit.SECONDS).minusSeconds(1).atOffset(java.time.ZoneOffset.UTC));
     }
 
     /**

@@ -5,6 +5,8 @@ import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.sas.BlobSasPermission;
 import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
 import com.azure.storage.common.sas.SasProtocol;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,17 +32,39 @@ abstract class SdkSasSigner implements SasSigner {
 
     @Override
     public List<String> sign(List<String> blobNames, Access access, OffsetDateTime start, OffsetDateTime expiry) {
+        return sign(blobNames, null, access, start, expiry);
+    }
+
+    @Override
+    public List<String> signReads(List<String> blobNames, List<String> versionIds, OffsetDateTime start,
+                                  OffsetDateTime expiry) {
+        if (versionIds.size() != blobNames.size()) {
+            throw new IllegalArgumentException("one version id (or null) per blob name");
+        }
+        return sign(blobNames, versionIds, Access.READ, start, expiry);
+    }
+
+    private List<String> sign(List<String> blobNames, List<String> versionIds, Access access, OffsetDateTime start,
+                              OffsetDateTime expiry) {
         BlobServiceSasSignatureValues values = new BlobServiceSasSignatureValues(expiry,
                 access == Access.WRITE ? WRITE : READ)
                 .setStartTime(start)
                 .setProtocol(protocol);
         Signer signer = prepare(values, expiry);
         List<String> urls = new ArrayList<>(blobNames.size());
-        for (String name : blobNames) {
+        for (int i = 0; i < blobNames.size(); i++) {
+            String name = blobNames.get(i);
+            String version = versionIds == null ? null : versionIds.get(i);
             BlobClient blob = container.getBlobClient(name);
             // Layout names are plain ASCII without reserved characters: the readable form with '/'
             // is the same resource as the SDK's %2F-encoded one.
-            urls.add(containerUrl + name + "?" + signer.sign(blob, values));
+            if (version == null) {
+                urls.add(containerUrl + name + "?" + signer.sign(blob, values));
+            } else {
+                // The SDK signs a version client's SAS as sr=bv over the version id.
+                urls.add(containerUrl + name + "?versionid=" + URLEncoder.encode(version, StandardCharsets.UTF_8)
+                        + "&" + signer.sign(blob.getVersionClient(version), values));
+            }
         }
         return urls;
     }

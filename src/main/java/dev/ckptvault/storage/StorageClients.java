@@ -33,6 +33,7 @@ public final class StorageClients {
     private final StorageSettings settings;
     private final BlobServiceClient blobService;
     private final BlobContainerClient container;
+    private final BlobContainerClient keysContainer;
     private final TableServiceClient tableService;
     private final TableClient indexTable;
     private final StorageSharedKeyCredential sharedKey;
@@ -63,6 +64,7 @@ public final class StorageClients {
                 .setBaseDelay(Duration.ofMillis(200)).setMaxDelay(Duration.ofSeconds(2))));
         this.blobService = blobs.buildClient();
         this.container = blobService.getBlobContainerClient(config.container());
+        this.keysContainer = blobService.getBlobContainerClient(config.keysContainer());
         this.tableService = tables.buildClient();
         this.indexTable = tableService.getTableClient(config.indexTable());
     }
@@ -113,6 +115,11 @@ public final class StorageClients {
 
     public BlobContainerClient container() {
         return container;
+    }
+
+    /** The app's private container of token-signing keys and revocation markers; no URL is ever signed for it. */
+    public BlobContainerClient keysContainer() {
+        return keysContainer;
     }
 
     public TableServiceClient tableService() {

@@ -15,20 +15,26 @@ import java.util.function.BiFunction;
 
 /**
  * User delegation SAS signed with a key obtained by the app's managed identity, so no account key
- * exists in the app at all. The key is cached and renewed well before it expires: every URL's
- * expiry must fall inside the key's validity, and fetching a key is a round trip to storage.
+ * exists in the app at all. The key is cached, but never used for more than {@link #MAX_KEY_AGE}
+ * after it was fetched: after an operator revokes the account's user delegation keys (every URL
+ * signed with them stops working), the app signs with a fresh key within the hour. Each key is
+ * requested valid for that hour plus the longest URL, so every URL's expiry falls inside it.
  */
 public final class UserDelegationSasSigner extends SdkSasSigner {
     /** Azure allows delegation keys of at most seven days. */
     static final Duration MAX_KEY_VALIDITY = Duration.ofDays(7);
+    /** How long one fetched key signs before the next is fetched. */
+    public static final Duration MAX_KEY_AGE = Duration.ofHours(1);
     /** Newest user delegation string-to-sign layout Azurite 3.35 verifies. */
     static final String EMULATOR_MAX_UDK_SAS_VERSION = "2026-02-06";
 
     private final BiFunction<OffsetDateTime, OffsetDateTime, UserDelegationKey> keySource;
     private final Clock clock;
     private final Duration keyValidity;
-    private final Duration renewMargin;
-    private volatile UserDelegationKey cached;
+    private volatile Cached cached;
+
+    private record Cached(UserDelegationKey key, OffsetDateTime fetchedAt) {
+    }
 
     public UserDelegationSasSigner(BlobServiceClient service, BlobContainerClient container, boolean httpsOnly,
                                    Duration maxUrlLifetime, Clock clock) {
@@ -55,9 +61,8 @@ public final class UserDelegationSasSigner extends SdkSasSigner {
         super(container, httpsOnly);
         this.keySource = keySource;
         this.clock = clock;
-        // Renew while the remaining validity still covers the longest URL plus an hour of slack.
-        this.renewMargin = maxUrlLifetime.plusHours(1);
-        Duration wanted = maxUrlLifetime.multipliedBy(2).plusHours(6);
+        // A key signs for at most MAX_KEY_AGE, so it must stay valid that long plus the longest URL.
+        Duration wanted = maxUrlLifetime.plus(MAX_KEY_AGE).plusMinutes(10);
         this.keyValidity = wanted.compareTo(MAX_KEY_VALIDITY) > 0 ? MAX_KEY_VALIDITY : wanted;
     }
 
@@ -91,19 +96,22 @@ public final class UserDelegationSasSigner extends SdkSasSigner {
     }
 
     UserDelegationKey keyCovering(OffsetDateTime urlExpiry) {
-        UserDelegationKey key = cached;
         OffsetDateTime now = OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC);
-        if (key == null || key.getSignedExpiry().isBefore(now.plus(renewMargin))
-                || key.getSignedExpiry().isBefore(urlExpiry)) {
+        Cached c = cached;
+        if (!usable(c, now, urlExpiry)) {
             synchronized (this) {
-                key = cached;
-                if (key == null || key.getSignedExpiry().isBefore(now.plus(renewMargin))
-                        || key.getSignedExpiry().isBefore(urlExpiry)) {
-                    key = keySource.apply(now.minusMinutes(5), now.plus(keyValidity));
-                    cached = key;
+                c = cached;
+                if (!usable(c, now, urlExpiry)) {
+                    c = new Cached(keySource.apply(now.minusMinutes(5), now.plus(keyValidity)), now);
+                    cached = c;
                 }
             }
         }
-        return key;
+        return c.key();
+    }
+
+    private static boolean usable(Cached c, OffsetDateTime now, OffsetDateTime urlExpiry) {
+        return c != null && now.isBefore(c.fetchedAt().plus(MAX_KEY_AGE)) && !now.isBefore(c.fetchedAt())
+                && !c.key().getSignedExpiry().isBefore(urlExpiry);
     }
 }

@@ -6,12 +6,14 @@ import dev.ckptvault.layout.RelativePath;
 import dev.ckptvault.run.RunRecords;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Consumer;
+import java.time.Instant;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import dev.ckptvault.layout.RunId;
 import dev.ckptvault.storage.SasSigner;
@@ -30,10 +32,14 @@ public final class UploadService {
     private final Function<RunId, Duration> incompleteTtl;
 
     private final CheckpointIndex index;
-    private final Consumer<List<String>> discard;
+    private final BiConsumer<List<String>, Instant> discard;
 
+    /**
+     * @param discard deletes the named blobs last written before the given time (storage's clock),
+     *                conditionally in storage, never one written at or after it
+     */
     public UploadService(WriteGate gate, RunRecords runs, SasSigner signer, CheckpointIndex index,
-                         Consumer<List<String>> discard, Clock clock,
+                         BiConsumer<List<String>, Instant> discard, Clock clock,
                          Duration defaultLifetime, Duration maxLifetime, Function<RunId, Duration> incompleteTtl) {
         this.index = index;
         this.discard = discard;
@@ -47,6 +53,11 @@ public final class UploadService {
     }
 
     public UploadAnswer issue(CheckpointId id, UploadRequest request) {
+        return issue(id, request, Instant.MAX);
+    }
+
+    /** @param notAfter when the caller's credential expires: no URL issued here outlives it */
+    public UploadAnswer issue(CheckpointId id, UploadRequest request, Instant notAfter) {
         List<RelativePath> paths = new ArrayList<>(request.files().size());
         List<String> blobNames = new ArrayList<>(request.files().size());
         for (int i = 0; i < request.files().size(); i++) {
@@ -55,13 +66,14 @@ public final class UploadService {
             blobNames.add(id.fileBlob(path, "files[" + i + "].path"));
         }
         runs.ensureExists(id.run());
-        WriteGate.Admission admission = gate.admit(id, paths, incompleteTtl.apply(id.run()));
-        if (admission != WriteGate.Admission.FRESH) {
-            // Asking for a URL announces a new write of that path: whatever is stored there now (a
-            // crashed attempt's leftover, a version the manifest does not mean) must never be committed.
-            discard.accept(blobNames);
+        WriteGate.Admitted admitted = gate.admit(id, paths, incompleteTtl.apply(id.run()));
+        if (admitted.admission() != WriteGate.Admission.FRESH && admitted.attemptStart() != null) {
+            // What an earlier attempt left under these paths goes (the commit check refuses it anyway);
+            // a file of the current attempt stays, even when a renewal asks for its path again: a
+            // client may renew while its last write is still in flight.
+            discard.accept(blobNames, admitted.attemptStart());
         }
-        if (admission.startedAttempt()) {
+        if (admitted.admission().startedAttempt()) {
             index.refresh(id);
         }
 
@@ -71,7 +83,7 @@ public final class UploadService {
         }
         OffsetDateTime now = OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC)
                 .truncatedTo(ChronoUnit.SECONDS);
-        OffsetDateTime expiry = now.plus(lifetime);
+        OffsetDateTime expiry = SasSigner.cappedExpiry(now.plus(lifetime), notAfter);
         List<String> urls = signer.sign(blobNames, SasSigner.Access.WRITE, now.minus(CLOCK_SKEW), expiry);
         List<UploadAnswer.Upload> uploads = new ArrayList<>(paths.size());
         for (int i = 0; i < paths.size(); i++) {

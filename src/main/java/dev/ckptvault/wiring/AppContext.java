@@ -1,5 +1,8 @@
 package dev.ckptvault.wiring;
 
+import dev.ckptvault.access.Revocations;
+import dev.ckptvault.access.RunAccess;
+import dev.ckptvault.access.SigningKeyStore;
 import dev.ckptvault.commit.BlobEventHandler;
 import dev.ckptvault.commit.CheckpointSync;
 import dev.ckptvault.commit.CommitLeases;
@@ -16,6 +19,7 @@ import dev.ckptvault.functions.GetCheckpointFunction;
 import dev.ckptvault.functions.GetLatestCheckpointFunction;
 import dev.ckptvault.functions.GetRunFunction;
 import dev.ckptvault.functions.HealthFunction;
+import dev.ckptvault.functions.IssueTokenFunction;
 import dev.ckptvault.functions.ListCheckpointsFunction;
 import dev.ckptvault.functions.ListRunsFunction;
 import dev.ckptvault.functions.PinFunction;
@@ -23,6 +27,8 @@ import dev.ckptvault.functions.PutRunFunction;
 import dev.ckptvault.functions.ReindexFunction;
 import dev.ckptvault.functions.RequestUploadsFunction;
 import dev.ckptvault.functions.RetentionPlanFunction;
+import dev.ckptvault.functions.RevokeTokensFunction;
+import dev.ckptvault.functions.RotateSigningKeyFunction;
 import dev.ckptvault.functions.SweepFunction;
 import dev.ckptvault.functions.UnpinFunction;
 import dev.ckptvault.health.HealthService;
@@ -87,11 +93,8 @@ public final class AppContext implements AutoCloseable {
         this.afterCommitThread = RetentionCommitListener.background();
 
         RunRecords runs = new RunRecords(store, index, clock);
-        RunPolicies policies = new RunPolicies(runs, RetentionPolicy.of(config.retention()));
+        RunPolicies policies = new RunPolicies(runs, RetentionPolicy.of(config.retention()), config.maxUrlLifetime());
         CheckpointSync sync = new CheckpointSync(store, index, new CommitLeases(store, workers), clock,
-                policies::incompleteTtl);
-        UploadService uploads = new UploadService(new WriteGate(store, sync, clock), runs, signer, sync,
-                store::deleteUnleased, clock, config.defaultUrlLifetime(), config.maxUrlLifetime(),
                 policies::incompleteTtl);
         LastEvent lastEvent = new LastEvent();
         OutgoingEventPublisher publisher = config.eventsTopicEndpoint()
@@ -99,28 +102,37 @@ public final class AppContext implements AutoCloseable {
                 .orElse(OutgoingEventPublisher.DISABLED);
         OutgoingEvents outgoing = new OutgoingEvents(publisher, store, config.container(),
                 storage.blobService().getAccountUrl());
+        UploadService uploads = new UploadService(new WriteGate(store, sync, clock, outgoing::settleDeleted), runs, signer,
+                sync, store::deleteWrittenBefore, clock, config.defaultUrlLifetime(), config.maxUrlLifetime(),
+                policies::incompleteTtl);
         RetentionService retention = new RetentionService(sync, policies, runs,
                 new RetentionEnforcer(store, sync, outgoing, clock, RetentionEnforcer.NONE), outgoing, store, clock);
         sync.addListener(new RetentionCommitListener(outgoing, retention, afterCommitThread));
         IndexQueries queries = new IndexQueries(index, sync, signer, clock, config.defaultUrlLifetime(),
                 policies::effective);
         HttpApi http = new HttpApi(config.maxBodyBytes());
+        ContainerStore keys = new ContainerStore(storage.keysContainer());
+        RunAccess access = new RunAccess(new SigningKeyStore(keys, clock, config.tokenMaxLifetime()),
+                new Revocations(keys, clock), clock, config.tokenMaxLifetime());
 
         add(new HealthFunction(http, new HealthService(store, index::probe, lastEvent::at)));
-        add(new RequestUploadsFunction(http, uploads, config.maxFilesPerRequest()));
-        add(new CommitCheckpointFunction(http, new CommitService(store, sync, config.maxFilesPerRequest())));
+        add(new RequestUploadsFunction(http, access, uploads, config.maxFilesPerRequest()));
+        add(new CommitCheckpointFunction(http, access, new CommitService(store, sync, config.maxFilesPerRequest())));
         add(new ListRunsFunction(http, queries));
-        add(new GetRunFunction(http, queries));
-        add(new ListCheckpointsFunction(http, queries));
-        add(new GetLatestCheckpointFunction(http, queries));
-        add(new GetCheckpointFunction(http, queries));
+        add(new GetRunFunction(http, access, queries));
+        add(new ListCheckpointsFunction(http, access, queries));
+        add(new GetLatestCheckpointFunction(http, access, queries));
+        add(new GetCheckpointFunction(http, access, queries));
         add(new PutRunFunction(http, policies));
-        add(new RetentionPlanFunction(http, retention));
+        add(new RetentionPlanFunction(http, access, retention));
         add(new PinFunction(http, retention));
         add(new UnpinFunction(http, retention));
         add(new DeleteCheckpointFunction(http, retention));
         add(new ReindexFunction(http, new Reindexer(store, index, sync)));
         add(new BootstrapFunction(http, new BootstrapService(config, storage, arm)));
+        add(new IssueTokenFunction(http, access));
+        add(new RevokeTokensFunction(http, access));
+        add(new RotateSigningKeyFunction(http, access));
         add(new BlobEventsFunction(new BlobEventHandler(storage.blobService().getAccountName(), config.container(),
                 index, sync, store, clock, lastEvent::seen)));
         add(new SweepFunction(new Sweeper(sync, runs, retention)));

@@ -32,6 +32,7 @@ public final class BenchMain {
         BENCHES.put("CommitBench", IndexBench::commit);
         BENCHES.put("BatchDeleteBench", BatchDeleteBench::run);
         BENCHES.put("PythonClientBench", PythonClientBench::run);
+        BENCHES.put("AccessBench", AccessBench::run);
     }
 
     private BenchMain() {

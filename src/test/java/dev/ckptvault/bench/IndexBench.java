@@ -50,7 +50,7 @@ final class IndexBench {
                     ctx.storage.container().getBlobClient(id.commitBlob()).upload(BinaryData.fromString("{}"));
                     ctx.index.putCheckpoint(new Checkpoint(run.value(), step,
                             step % 7 == 6 ? CheckpointState.UPLOADING : CheckpointState.COMMITTED, "hot", List.of(),
-                            List.of(), List.of(), 0, Map.of(), false, Instant.now(), Instant.now(), Instant.now()));
+                            List.of(), List.of(), 0, Map.of(), false, Instant.now(), Instant.now(), Instant.now()), null);
                 }));
             }
             for (Future<?> f : fs) {
@@ -100,15 +100,17 @@ final class IndexBench {
             for (int r = -1; r < timed; r++) {
                 CheckpointId id = CheckpointId.of("bench-commit", 100 + r);
                 StringBuilder manifest = new StringBuilder("{\"step\":" + id.step() + ",\"files\":[");
-                List<Future<?>> fs = new ArrayList<>();
+                List<Future<String>> fs = new ArrayList<>();
                 for (int i = 0; i < files; i++) {
                     String path = String.format("rank-%05d/shard.bin", i);
-                    manifest.append(i == 0 ? "" : ",").append("{\"path\":\"").append(path).append("\",\"size\":1}");
                     fs.add(pool.submit(() -> ctx.storage.container().getBlobClient(id.prefix() + path)
-                            .upload(BinaryData.fromString("x"))));
+                            .getBlockBlobClient().upload(BinaryData.fromString("x"), true).getETag()));
                 }
-                for (Future<?> f : fs) {
-                    f.get();
+                for (int i = 0; i < files; i++) {
+                    String path = String.format("rank-%05d/shard.bin", i);
+                    // Every manifest file names its eTag (required).
+                    manifest.append(i == 0 ? "" : ",").append("{\"path\":\"").append(path)
+                            .append("\",\"size\":1,\"etag\":\"").append(fs.get(i).get().replace("\"", "")).append("\"}");
                 }
                 ctx.store.createIfAbsent(id.manifestBlob(), manifest.append("]}").toString().getBytes(), Map.of());
                 long s = System.nanoTime();

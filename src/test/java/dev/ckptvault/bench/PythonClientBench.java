@@ -55,13 +55,17 @@ final class PythonClientBench {
         double[][] py = new double[2][rounds];
         try (LocalHostProcess host = LocalHostProcess.start("python-client-bench-host.log")) {
             HttpClient http = HttpClient.newHttpClient();
-            String api = host.baseUrl() + "/api/runs/pybench-" + System.currentTimeMillis();
+            String run = "pybench-" + System.currentTimeMillis();
+            String api = host.baseUrl() + "/api/runs/" + run;
+            // As a job launcher: the admin key issues one write token of the run; both clients send only it.
+            String token = call(http, "POST", host.baseUrl() + "/api/manage/runs/" + run + "/tokens",
+                    "{\"scope\":\"write\",\"ttlMinutes\":240}", "x-functions-key", host.adminKey()).get("token").asText();
             int step = 0;
             for (int r = -1; r < rounds; r++) { // round -1 warms both up
                 step++;
-                double[] j = javaSdk(http, api, step, data, dir.resolve("java-" + step + ".bin"));
+                double[] j = javaSdk(http, api, token, step, data, dir.resolve("java-" + step + ".bin"));
                 step++;
-                double[] p = pythonClient(python, host.baseUrl(), api.substring(api.lastIndexOf('/') + 1), step, data);
+                double[] p = pythonClient(python, host.baseUrl(), run, token, step, data);
                 if (r >= 0) {
                     for (int k = 0; k < 2; k++) {
                         java[k][r] = mib / j[k];
@@ -100,21 +104,24 @@ final class PythonClientBench {
     }
 
     /** Seconds to upload (uploads call + SDK upload) and to download (checkpoint call + SDK download). */
-    private static double[] javaSdk(HttpClient http, String api, int step, Path data, Path dest) throws Exception {
+    private static double[] javaSdk(HttpClient http, String api, String token, int step, Path data, Path dest)
+            throws Exception {
+        String[] auth = {"authorization", "Bearer " + token};
         ParallelTransferOptions parallel = new ParallelTransferOptions().setBlockSizeLong(BLOCK_MIB * MiB)
                 .setMaxSingleUploadSizeLong(BLOCK_MIB * MiB).setMaxConcurrency(WORKERS);
         long size = Files.size(data);
         long t0 = System.nanoTime();
         JsonNode uploads = call(http, "POST", api + "/checkpoints/" + step + "/uploads",
-                "{\"files\":[{\"path\":\"data.bin\",\"size\":" + size + "}]}");
+                "{\"files\":[{\"path\":\"data.bin\",\"size\":" + size + "}]}", auth);
         BlobClient writer = new BlobClientBuilder().endpoint(uploads.at("/uploads/0/url").asText()).buildClient();
         String etag = writer.uploadFromFileWithResponse(new BlobUploadFromFileOptions(data.toString())
                 .setParallelTransferOptions(parallel), null, null).getValue().getETag();
         double upload = (System.nanoTime() - t0) / 1e9;
         call(http, "POST", api + "/checkpoints/" + step + "/commit", "{\"step\":" + step
-                + ",\"files\":[{\"path\":\"data.bin\",\"size\":" + size + ",\"etag\":" + Json.MAPPER.writeValueAsString(etag) + "}]}");
+                + ",\"files\":[{\"path\":\"data.bin\",\"size\":" + size + ",\"etag\":" + Json.MAPPER.writeValueAsString(etag) + "}]}",
+                auth);
         t0 = System.nanoTime();
-        JsonNode checkpoint = call(http, "GET", api + "/checkpoints/" + step + "?downloads=true", null);
+        JsonNode checkpoint = call(http, "GET", api + "/checkpoints/" + step + "?downloads=true", null, auth);
         BlobClient reader = new BlobClientBuilder().endpoint(checkpoint.at("/files/0/url").asText()).buildClient();
         reader.downloadToFileWithResponse(new BlobDownloadToFileOptions(dest.toString())
                 .setParallelTransferOptions(new com.azure.storage.common.ParallelTransferOptions()
@@ -122,13 +129,15 @@ final class PythonClientBench {
         return new double[] {upload, (System.nanoTime() - t0) / 1e9};
     }
 
-    private static double[] pythonClient(String python, String baseUrl, String runId, int step, Path data)
+    /** The token goes in CKPT_TOKEN, where the Python client reads it from (never on a command line). */
+    private static double[] pythonClient(String python, String baseUrl, String runId, String token, int step, Path data)
             throws Exception {
-        Process p = new ProcessBuilder(python, "clients/python/bench.py", "--base-url", baseUrl, "--file",
+        ProcessBuilder pb = new ProcessBuilder(python, "clients/python/bench.py", "--base-url", baseUrl, "--file",
                 data.toString(), "--run-id", runId, "--step", Integer.toString(step), "--block-mib",
                 Integer.toString(BLOCK_MIB), "--workers", Integer.toString(WORKERS))
-                .directory(AzuriteExtension.projectDir().toFile()).redirectError(ProcessBuilder.Redirect.INHERIT)
-                .start();
+                .directory(AzuriteExtension.projectDir().toFile()).redirectError(ProcessBuilder.Redirect.INHERIT);
+        pb.environment().put("CKPT_TOKEN", token);
+        Process p = pb.start();
         String line;
         try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             line = out.readLine();
@@ -140,8 +149,12 @@ final class PythonClientBench {
         return new double[] {r.get("uploadSeconds").asDouble(), r.get("downloadSeconds").asDouble()};
     }
 
-    private static JsonNode call(HttpClient http, String method, String url, String body) throws Exception {
+    private static JsonNode call(HttpClient http, String method, String url, String body, String... headers)
+            throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).header("content-type", "application/json");
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         HttpResponse<String> resp = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
         if (resp.statusCode() >= 300) {

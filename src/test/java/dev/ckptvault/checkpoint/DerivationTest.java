@@ -117,11 +117,11 @@ class DerivationTest {
 
     static CommitRecord record(CommitRecord.File... files) {
         return new CommitRecord(ID.run().value(), ID.step().value(), at(3), "lease-1", List.of(files),
-                Map.of("val_loss", 1.25), Map.of());
+                Map.of("val_loss", 1.25), Map.of(), "record-1");
     }
 
     static CommitRecord.File rf(String path, long size, String etag) {
-        return new CommitRecord.File(path, size, etag, at(1), null);
+        return new CommitRecord.File(path, size, etag, at(1), null, null);
     }
 
     static final CommitRecord RECORD = record(rf(A, 10, EA), rf(B, 20, EB));
@@ -306,7 +306,7 @@ class DerivationTest {
 
     @Test
     void aCommittedCheckpointShowsTheRecordedFilesMetricsAndCommitTime() {
-        CommitRecord r = record(new CommitRecord.File(A, 10, EA, at(1), "ab".repeat(32)), rf(B, 20, EB));
+        CommitRecord r = record(new CommitRecord.File(A, 10, EA, at(1), "ab".repeat(32), null), rf(B, 20, EB));
         Checkpoint c = derive(uploaded().manifest(at(2)).commit(at(3)).build(), Optional.of(BOTH), r, FRESH)
                 .checkpoint();
         assertEquals(List.of(new FileEntry(A, 10, EA, "ab".repeat(32), null), new FileEntry(B, 20, EB, null, null)),

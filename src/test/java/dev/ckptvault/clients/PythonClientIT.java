@@ -21,6 +21,8 @@ import org.junit.jupiter.api.Test;
  * README's one test command covers the trainer client and the PyTorch kill-and-resume run too.
  * CKPT_PYTHON picks the interpreter for the client tests (default python3); the PyTorch test runs
  * the trainer with /usr/bin/python3 (Debian's python3-torch) and is skipped, saying so, without it.
+ * Token routes demand run tokens: the tests get the host's admin key (CKPT_ADMIN_KEY) and their
+ * support issues a write token per run through the admin route, as a job launcher would.
  */
 class PythonClientIT {
     private static LocalHostProcess host;
@@ -44,6 +46,9 @@ class PythonClientIT {
                 "clients" + File.separator + "python" + File.separator + "tests", "-v");
         pb.directory(AzuriteExtension.projectDir().toFile());
         pb.environment().put("CKPT_BASE_URL", host.baseUrl());
+        pb.environment().put("CKPT_ADMIN_KEY", host.adminKey());
+        pb.environment().remove("CKPT_TOKEN");
+        pb.environment().remove("CKPT_FUNCTION_KEY");
         pb.environment().put("PYTHONUNBUFFERED", "1");
         pb.redirectErrorStream(true);
         Process tests = pb.start();

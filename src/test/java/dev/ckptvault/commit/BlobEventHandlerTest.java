@@ -3,6 +3,8 @@ package dev.ckptvault.commit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ckptvault.config.CkptConfig;
 import dev.ckptvault.error.StorageUnavailableException;
@@ -16,8 +18,15 @@ import dev.ckptvault.wiring.AppContext;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.layout.RunId;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -104,5 +113,53 @@ class BlobEventHandlerTest {
         String e = EventSamples.created(Schema.EVENT_GRID, account, ctx.config.container(), blob, "\"0x1\"", 3,
                 EventSamples.nextSequencer());
         assertThrows(StorageUnavailableException.class, () -> down.function(BlobEventsFunction.class).run(e, null));
+    }
+
+    /**
+     * Eight deliveries that made the SDK's parser spin forever used to pin all eight of the local
+     * host's event threads (and a Functions worker's); every later delivery then hung.
+     */
+    @Test
+    void eightLoopingEventsNeverHoldAThreadAndTheNextEventIsHandled() {
+        String looping = EventSamples.created(Schema.EVENT_GRID, account, ctx.config.container(), blob, "\"0x1\"", 3,
+                EventSamples.nextSequencer()).replace("\"dataVersion\":\"\"", "\"dataVersion\":[]");
+        assertTrue(looping.contains("\"dataVersion\":[]"), looping);
+        var props = ctx.storage.container().getBlobClient(blob).getProperties();
+        String good = EventSamples.created(Schema.EVENT_GRID, account, ctx.config.container(), blob, props.getETag(),
+                props.getBlobSize(), EventSamples.nextSequencer());
+        ExecutorService threads = Executors.newFixedThreadPool(8);
+        try {
+            assertTimeoutPreemptively(Duration.ofSeconds(20), () -> {
+                List<Future<List<BlobEventHandler.Outcome>>> runs = new ArrayList<>();
+                for (int i = 0; i < 8; i++) {
+                    runs.add(threads.submit(() -> ctx.events.handle(looping)));
+                }
+                for (Future<List<BlobEventHandler.Outcome>> f : runs) {
+                    assertEquals(List.of(BlobEventHandler.Outcome.BAD), f.get());
+                }
+                assertEquals(List.of(BlobEventHandler.Outcome.APPLIED), threads.submit(() -> ctx.events.handle(good)).get());
+            });
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    @Test
+    void anEventAboutABlobThatDoesNotExistChangesNothing() {
+        String before = snapshot();
+        String seq = EventSamples.nextSequencer();
+        // A run record that was never written: no run appears.
+        ctx.events.handle(EventSamples.created(Schema.EVENT_GRID, account, ctx.config.container(), "ghost-run/_run.json",
+                "\"0x8D000000000AAAA\"", 40, seq));
+        assertTrue(ctx.index.run(new RunId("ghost-run")).isEmpty(), "a run was created from a made-up event");
+        // A file of a checkpoint nobody wrote, and one more file of a real checkpoint.
+        ctx.events.handle(EventSamples.created(Schema.CLOUD_EVENTS, account, ctx.config.container(),
+                "ghost-run/step-000000000001/a.bin", "\"0x8D000000000BBBB\"", 5, EventSamples.nextSequencer()));
+        assertTrue(ctx.index.files(CheckpointId.of("ghost-run", 1)).isEmpty());
+        assertTrue(ctx.index.checkpoint(CheckpointId.of("ghost-run", 1)).isEmpty());
+        ctx.events.handle(EventSamples.created(Schema.EVENT_GRID, account, ctx.config.container(),
+                "evt/step-000000000001/ghost.bin", "\"0x8D000000000CCCC\"", 5, EventSamples.nextSequencer()));
+        assertEquals(before, snapshot());
+        assertTrue(ctx.index.file(CheckpointId.of("evt", 1), "ghost.bin").isEmpty());
     }
 }

@@ -35,8 +35,8 @@ import dev.ckptvault.checkpoint.StoredBlob;
 
 /**
  * Seeded random histories of multi-rank checkpoint series (crashed attempts re-written at the
- * same step, checkpoints never finished, manifests before and after shards, manifests naming the
- * wrong version). The events of each history are delivered three ways into three separate
+ * same step, checkpoints never finished, manifests tried before their shards exist and refused,
+ * manifests naming the wrong version). The events of each history are delivered three ways into three separate
  * indexes: shuffled with every event 1-3 times from several threads, once in order, and not at
  * all (reindex). All three must agree, and no incomplete or mixed-attempt checkpoint may be
  * COMMITTED or returned as latest.
@@ -136,11 +136,10 @@ class ChaosTest {
             }
             Map<String, Long> sizes = new LinkedHashMap<>();
             files.forEach((p, b) -> sizes.put(p, (long) b.length));
-            boolean withEtags = rnd.nextBoolean();
             switch (sc) {
                 case NORMAL -> {
                     Map<String, String> etags = writeEach(t, rec, run, step, files);
-                    t.commit(run, step, sizes, withEtags ? etags : null, Map.of("loss", (double) step));
+                    t.commit(run, step, sizes, etags, Map.of("loss", (double) step));
                     rec.capture();
                     intended.put(step, etags);
                 }
@@ -154,9 +153,12 @@ class ChaosTest {
                     Map<String, String> etags = new LinkedHashMap<>(writeEach(t, rec, run, step, first));
                     t.uploads(run, step, List.copyOf(rest.keySet()));
                     rec.capture();
-                    t.commit(run, step, sizes, withEtags ? etags : null, Map.of("loss", (double) step));
-                    rec.capture();
+                    // A manifest before its shards names files without eTags: refused, nothing stored.
+                    Trainer.Call early = t.commit(run, step, sizes, etags, Map.of("loss", (double) step));
+                    assertEquals(400, early.status(), early.text());
                     etags.putAll(writeEach(t, rec, run, step, rest));
+                    t.commit(run, step, sizes, etags, Map.of("loss", (double) step));
+                    rec.capture();
                     intended.put(step, etags);
                 }
                 case CRASH_AND_RETRY -> {
@@ -172,7 +174,7 @@ class ChaosTest {
                     files.forEach((p, b) -> retry.put(p, bytes(new String(b, StandardCharsets.UTF_8)
                             .replace("-v1-", "-v2-"))));
                     Map<String, String> etags = writeEach(t, rec, run, step, retry);
-                    t.commit(run, step, sizes, withEtags ? etags : null, Map.of("loss", (double) step));
+                    t.commit(run, step, sizes, etags, Map.of("loss", (double) step));
                     rec.capture();
                     intended.put(step, etags);
                 }

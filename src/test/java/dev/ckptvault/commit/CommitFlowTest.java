@@ -78,20 +78,24 @@ class CommitFlowTest {
     }
 
     @Test
-    void aManifestBeforeItsShardsCommitsWhenTheLateShardsEventArrives() throws Exception {
-        Map<String, byte[]> early = Map.of("rank-0/a.bin", bytes("early"));
-        Map<String, String> etags = new LinkedHashMap<>(trainer.write("late", 7, early));
-        Trainer.Call u = trainer.uploads("late", 7, List.of("rank-1/b.bin"));
-        Map<String, Long> sizes = new LinkedHashMap<>(sizes(early));
-        sizes.put("rank-1/b.bin", 4L);
-        Trainer.Call c = trainer.commit("late", 7, sizes, etags, Map.of());
-        assertEquals(202, c.status(), c.text());
-        assertEquals("COMMITTING", c.body().get("state").asText());
-        assertEquals("rank-1/b.bin", c.body().get("missing").get(0).asText());
+    void aCommitInterruptedAfterStoringItsManifestIsFinishedByTheManifestsEvent() throws Exception {
+        Map<String, byte[]> files = Map.of("rank-0/a.bin", bytes("early"), "rank-1/b.bin", bytes("late"));
+        Map<String, String> etags = trainer.write("late", 7, files);
+        // The commit call stored the manifest and then its process died (or storage failed) before syncing.
+        StringBuilder manifest = new StringBuilder("{\"step\":7,\"files\":[");
+        int i = 0;
+        for (Map.Entry<String, byte[]> f : files.entrySet()) {
+            manifest.append(i++ == 0 ? "" : ",").append("{\"path\":\"").append(f.getKey()).append("\",\"size\":")
+                    .append(f.getValue().length).append(",\"etag\":").append(dev.ckptvault.json.Json.write(
+                            etags.get(f.getKey()))).append('}');
+        }
+        manifest.append("]}");
+        CheckpointId id = CheckpointId.of("late", 7);
+        ctx.store.createIfAbsent(id.manifestBlob(), dev.ckptvault.checkpoint.Manifest.fromJson(
+                dev.ckptvault.json.Json.parse(manifest.toString(), "m"), 7, 10).canonical(), Map.of());
         assertEquals(404, trainer.latest("late").status(), "nothing committed yet");
 
-        assertEquals(201, Http.putBlob(u.body().get("uploads").get(0).get("url").asText(), bytes("late")).statusCode());
-        trainer.deliverCreated("late/step-000000000007/rank-1/b.bin", EventSamples.Schema.CLOUD_EVENTS);
+        trainer.deliverCreated(id.manifestBlob(), EventSamples.Schema.CLOUD_EVENTS);
         assertEquals("COMMITTED", trainer.get("late", 7, false).body().get("state").asText());
         assertEquals(7, trainer.latest("late").body().get("step").asLong());
     }
@@ -106,15 +110,18 @@ class CommitFlowTest {
     }
 
     @Test
-    void aCrashedAttemptsLeftoverIsNeverCommittedIntoTheNextAttempt() throws Exception {
-        // Attempt 1 writes a full-size shard, then the job dies before committing.
-        trainer.write("crash", 9, Map.of("rank-0/m.bin", bytes("OLD!")));
-        // Attempt 2 asks for the URL again: the leftover is discarded before the new URL is handed out.
+    void aRestartedRanksRewriteIsWhatCommitsNotItsEarlierWrite() throws Exception {
+        // A rank writes its shard, crashes, restarts, asks for its URL again and writes it anew.
+        Map<String, String> first = trainer.write("crash", 9, Map.of("rank-0/m.bin", bytes("OLD!")));
         Trainer.Call u = trainer.uploads("crash", 9, List.of("rank-0/m.bin"));
-        Trainer.Call early = trainer.commit("crash", 9, Map.of("rank-0/m.bin", 4L), null, Map.of());
-        assertEquals(202, early.status(), "a size-only manifest does not pick up the leftover: " + early.text());
-        assertEquals(201, Http.putBlob(u.body().get("uploads").get(0).get("url").asText(), bytes("NEW!")).statusCode());
-        trainer.deliverCreated("crash/step-000000000009/rank-0/m.bin", EventSamples.Schema.EVENT_GRID);
+        Trainer.Call sizesOnly = trainer.commit("crash", 9, Map.of("rank-0/m.bin", 4L), null, Map.of());
+        assertEquals(400, sizesOnly.status(), "a manifest without eTags cannot tell the two writes apart");
+        var put = Http.putBlob(u.body().get("uploads").get(0).get("url").asText(), bytes("NEW!"));
+        assertEquals(201, put.statusCode());
+        assertNotEquals(first.get("rank-0/m.bin"), put.headers().firstValue("ETag").orElseThrow());
+        Trainer.Call c = trainer.commit("crash", 9, Map.of("rank-0/m.bin", 4L),
+                Map.of("rank-0/m.bin", put.headers().firstValue("ETag").orElseThrow()), Map.of());
+        assertEquals(200, c.status(), c.text());
         Trainer.Call latest = trainer.latest("crash");
         assertEquals(200, latest.status(), latest.text());
         assertArrayEquals(bytes("NEW!"), Http.getBytes(latest.body().get("files").get(0).get("url").asText()).body());

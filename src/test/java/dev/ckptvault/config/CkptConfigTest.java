@@ -86,4 +86,39 @@ class CkptConfigTest {
         assertFalse(printed.contains("c2VjcmV0c2VjcmV0"), printed);
         assertFalse(printed.contains("topic-secret"), printed);
     }
+
+    @Test
+    void tokensLiveAWeekAtMostAndTheirKeysHaveAContainerOfTheirOwn() {
+        CkptConfig c = CkptConfig.fromMap(minimal());
+        assertEquals(Duration.ofDays(7), c.tokenMaxLifetime());
+        assertEquals("ckptvault-keys", c.keysContainer());
+        for (Map.Entry<String, String> bad : Map.of(
+                "CKPT_TOKEN_MAX_MINUTES", "0",
+                "CKPT_KEYS_CONTAINER", "Keys_Container").entrySet()) {
+            Map<String, String> env = minimal();
+            env.put(bad.getKey(), bad.getValue());
+            assertEquals(bad.getKey(), assertThrows(ConfigException.class, () -> CkptConfig.fromMap(env)).setting());
+        }
+        Map<String, String> huge = minimal();
+        huge.put("CKPT_TOKEN_MAX_MINUTES", Long.toString(CkptConfig.TOKEN_MAX_MINUTES_LIMIT + 1));
+        assertEquals("CKPT_TOKEN_MAX_MINUTES", assertThrows(ConfigException.class, () -> CkptConfig.fromMap(huge)).setting());
+        Map<String, String> shared = minimal();
+        shared.put("CKPT_KEYS_CONTAINER", "checkpoints");
+        ConfigException e = assertThrows(ConfigException.class, () -> CkptConfig.fromMap(shared));
+        assertEquals("CKPT_KEYS_CONTAINER", e.setting());
+        assertTrue(e.getMessage().contains("CKPT_CONTAINER"), e.getMessage());
+    }
+
+    @Test
+    void aDefaultTtlShorterThanTheLongestUrlNamesTheTtlSetting() {
+        // An upload may run as long as its URL lives; a TTL below that could remove it mid-upload.
+        Map<String, String> env = minimal();
+        env.put("CKPT_URL_MAX_MINUTES", "240");
+        env.put("CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", "239");
+        ConfigException e = assertThrows(ConfigException.class, () -> CkptConfig.fromMap(env));
+        assertEquals("CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", e.setting());
+        assertTrue(e.getMessage().contains("CKPT_URL_MAX_MINUTES"), e.getMessage());
+        env.put("CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", "240");
+        assertEquals(240, CkptConfig.fromMap(env).retention().incompleteTtlMinutes());
+    }
 }

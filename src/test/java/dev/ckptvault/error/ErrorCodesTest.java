@@ -59,9 +59,11 @@ class ErrorCodesTest {
             entry("InvalidPolicy", 400),
             entry("CheckpointNotCommitted", 409),
             entry("CheckpointPinned", 409),
-            entry("StorageUnavailable", 503));
+            entry("StorageUnavailable", 503),
+            entry("Unauthenticated", 401),
+            entry("Forbidden", 403));
 
-    static final Set<Integer> API_STATUSES = Set.of(400, 403, 404, 409, 413, 503);
+    static final Set<Integer> API_STATUSES = Set.of(400, 401, 403, 404, 409, 413, 503);
 
     static Map<String, String> codes;
     static JavaClasses mainClasses;
@@ -109,6 +111,8 @@ class ErrorCodesTest {
                 args[i] = 1L;
             } else if (types[i] == int.class) {
                 args[i] = 1;
+            } else if (types[i] == boolean.class) {
+                args[i] = true;
             }
         }
         try {

@@ -3,9 +3,14 @@ package dev.ckptvault.events;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ckptvault.json.Json;
 import dev.ckptvault.testing.EventSamples;
 import dev.ckptvault.testing.EventSamples.Schema;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -71,5 +76,50 @@ class BlobEventParserTest {
         String huge = EventSamples.created(schema, "acct", "checkpoints", "r/step-000000000001/" + "a".repeat(5000),
                 "\"0x1\"", 1, EventSamples.nextSequencer());
         assertThrows(BlobEventParser.BadEventException.class, () -> parser.parse(huge));
+    }
+
+    /**
+     * A field the SDK reads as a string holding an empty array made azure-messaging-eventgrid
+     * 4.31.5 spin forever (see {@code EventGridSdkLoopTest}). Each must be refused, quickly.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"dataVersion", "metadataVersion", "id", "subject", "eventType", "topic", "eventTime",
+            "data.eTag", "data.sequencer", "data.api", "data.url", "data.contentType", "data.blobType",
+            "data.clientRequestId", "data.requestId", "data.identity", "data.contentLength", "data"})
+    void anEmptyArrayWhereTheSdkReadsAValueIsBadAndNeverLoops(String field) {
+        ArrayNode batch = (ArrayNode) Json.parse(EventSamples.raw(Schema.EVENT_GRID, "blob-created"), "sample");
+        ObjectNode target = (ObjectNode) batch.get(0);
+        String name = field;
+        if (field.startsWith("data.")) {
+            target = (ObjectNode) target.get("data");
+            name = field.substring(5);
+        }
+        target.putArray(name);
+        String json = Json.write(batch);
+        assertTimeoutPreemptively(Duration.ofSeconds(3),
+                () -> assertThrows(BlobEventParser.BadEventException.class, () -> parser.parse(json)), field);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"id", "source", "type", "subject", "time", "specversion", "data.eTag", "data.sequencer"})
+    void cloudEventsWithAnEmptyArrayWhereTheSdkReadsAValueAreBad(String field) {
+        ArrayNode batch = (ArrayNode) Json.parse(EventSamples.raw(Schema.CLOUD_EVENTS, "blob-created"), "sample");
+        ObjectNode target = (ObjectNode) batch.get(0);
+        String name = field;
+        if (field.startsWith("data.")) {
+            target = (ObjectNode) target.get("data");
+            name = field.substring(5);
+        }
+        target.putArray(name);
+        String json = Json.write(batch);
+        assertTimeoutPreemptively(Duration.ofSeconds(3),
+                () -> assertThrows(BlobEventParser.BadEventException.class, () -> parser.parse(json)), field);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"{}", "[]", "[1]", "[[]]", "[{\"eventType\":{}}]", "[{\"data\":[]}]", "null", "true", "\"x\""})
+    void shapesThatAreNotEventsAreBad(String json) {
+        assertTimeoutPreemptively(Duration.ofSeconds(3),
+                () -> assertThrows(BlobEventParser.BadEventException.class, () -> parser.parse(json)), json);
     }
 }

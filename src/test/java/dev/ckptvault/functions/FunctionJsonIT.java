@@ -55,18 +55,19 @@ class FunctionJsonIT {
     }
 
     @Test
-    void uploadsIsAFunctionLevelPostWithALongStepConstraint() {
-        assertHttp("RequestUploads", "runs/{runId}/checkpoints/{step:long}/uploads", List.of("POST"), "FUNCTION");
+    void uploadsIsAnAnonymousPostWithALongStepConstraint() {
+        // ANONYMOUS at the host: the app itself demands a write token of the run (DESIGN.md, Access).
+        assertHttp("RequestUploads", "runs/{runId}/checkpoints/{step:long}/uploads", List.of("POST"), "ANONYMOUS");
     }
 
     @Test
-    void indexRoutesAreFunctionLevelAndLatestCannotMatchTheStepRoute() {
-        assertHttp("CommitCheckpoint", "runs/{runId}/checkpoints/{step:long}/commit", List.of("POST"), "FUNCTION");
-        assertHttp("GetLatestCheckpoint", "runs/{runId}/checkpoints/latest", List.of("GET"), "FUNCTION");
-        assertHttp("GetCheckpoint", "runs/{runId}/checkpoints/{step:long}", List.of("GET"), "FUNCTION");
-        assertHttp("ListCheckpoints", "runs/{runId}/checkpoints", List.of("GET"), "FUNCTION");
-        assertHttp("ListRuns", "runs", List.of("GET"), "FUNCTION");
-        assertHttp("GetRun", "runs/{runId}", List.of("GET"), "FUNCTION");
+    void tokenRoutesAreAnonymousAtTheHostAndLatestCannotMatchTheStepRoute() {
+        assertHttp("CommitCheckpoint", "runs/{runId}/checkpoints/{step:long}/commit", List.of("POST"), "ANONYMOUS");
+        assertHttp("GetLatestCheckpoint", "runs/{runId}/checkpoints/latest", List.of("GET"), "ANONYMOUS");
+        assertHttp("GetCheckpoint", "runs/{runId}/checkpoints/{step:long}", List.of("GET"), "ANONYMOUS");
+        assertHttp("ListCheckpoints", "runs/{runId}/checkpoints", List.of("GET"), "ANONYMOUS");
+        assertHttp("GetRun", "runs/{runId}", List.of("GET"), "ANONYMOUS");
+        assertHttp("RetentionPlan", "runs/{runId}/retention/plan", List.of("GET"), "ANONYMOUS");
     }
 
     @Test
@@ -75,12 +76,31 @@ class FunctionJsonIT {
     }
 
     @Test
-    void retentionRoutesHaveTheirAuthLevelsAndDeleteNeedsTheAdminKey() {
-        assertHttp("PutRun", "runs/{runId}", List.of("PUT"), "FUNCTION");
-        assertHttp("RetentionPlan", "runs/{runId}/retention/plan", List.of("GET"), "FUNCTION");
-        assertHttp("Pin", "runs/{runId}/checkpoints/{step:long}/pin", List.of("PUT"), "FUNCTION");
-        assertHttp("Unpin", "runs/{runId}/checkpoints/{step:long}/pin", List.of("DELETE"), "FUNCTION");
+    void everyRouteThatChangesPoliciesPinsOrDeletesNeedsTheAdminKey() {
+        assertHttp("PutRun", "runs/{runId}", List.of("PUT"), "ADMIN");
+        assertHttp("ListRuns", "runs", List.of("GET"), "ADMIN");
+        assertHttp("Pin", "runs/{runId}/checkpoints/{step:long}/pin", List.of("PUT"), "ADMIN");
+        assertHttp("Unpin", "runs/{runId}/checkpoints/{step:long}/pin", List.of("DELETE"), "ADMIN");
         assertHttp("DeleteCheckpoint", "runs/{runId}/checkpoints/{step:long}", List.of("DELETE"), "ADMIN");
+    }
+
+    @Test
+    void tokensAndSigningKeysAreManagedWithTheAdminKey() {
+        assertHttp("IssueToken", "manage/runs/{runId}/tokens", List.of("POST"), "ADMIN");
+        assertHttp("RevokeTokens", "manage/runs/{runId}/tokens", List.of("DELETE"), "ADMIN");
+        assertHttp("RotateSigningKey", "manage/signing-keys/rotate", List.of("POST"), "ADMIN");
+    }
+
+    /** DESIGN.md, Access: the function key is not accepted by any route that changes data; here by none at all. */
+    @Test
+    void noRouteIsFunctionLevel() {
+        FUNCTIONS.forEach((name, f) -> {
+            for (JsonNode b : f.get("bindings")) {
+                if (b.get("type").asText().equals("httpTrigger")) {
+                    assertFalse(b.get("authLevel").asText().equalsIgnoreCase("function"), name + " takes the function key");
+                }
+            }
+        });
     }
 
     @Test

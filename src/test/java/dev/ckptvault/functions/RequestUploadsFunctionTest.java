@@ -24,6 +24,8 @@ import dev.ckptvault.local.AzuriteProcess;
 import dev.ckptvault.config.CkptConfig;
 import dev.ckptvault.config.StorageSettings;
 import dev.ckptvault.testing.TestApp;
+import dev.ckptvault.testing.Trainer;
+import dev.ckptvault.layout.RunId;
 
 /** The uploads function called as the Functions host would: request in, status + JSON out. */
 class RequestUploadsFunctionTest {
@@ -40,9 +42,11 @@ class RequestUploadsFunctionTest {
         function = ctx.function(RequestUploadsFunction.class);
     }
 
+    /** With a write token of the run, or of another run where the run id cannot be one. */
     static LocalHttpResponse call(String runId, String step, String body) {
         LocalHttpRequest req = LocalHttpRequest.of(HttpMethod.POST,
-                "/api/runs/" + runId + "/checkpoints/" + step + "/uploads", Map.of(), body);
+                "/api/runs/" + runId + "/checkpoints/" + step + "/uploads", Map.of(), body,
+                new Trainer(ctx).bearer(RunId.isValid(runId) ? runId : "some-run"));
         return (LocalHttpResponse) function.run(req, runId, step);
     }
 
@@ -136,7 +140,8 @@ class RequestUploadsFunctionTest {
     void whileCommittingOnlyListedFilesGetUrls() {
         CheckpointId id = CheckpointId.of("committing", 7);
         ctx.store.createIfAbsent(id.manifestBlob(),
-                "{\"step\":7,\"files\":[{\"path\":\"rank-0/a.bin\",\"size\":3}]}".getBytes(StandardCharsets.UTF_8),
+                "{\"step\":7,\"files\":[{\"path\":\"rank-0/a.bin\",\"size\":3,\"etag\":\"\\\"0x8D1\\\"\"}]}"
+                        .getBytes(StandardCharsets.UTF_8),
                 Map.of());
         assertEquals(200, call("committing", "7", "{\"files\":[{\"path\":\"rank-0/a.bin\"}]}").getStatusCode());
         LocalHttpResponse r = call("committing", "7",
@@ -151,8 +156,9 @@ class RequestUploadsFunctionTest {
         AppContext down = new AppContext(dev.ckptvault.config.CkptConfig.fromMap(Map.of(
                 "CKPT_STORAGE", dev.ckptvault.local.AzuriteProcess.connectionString(1, 2),
                 "CKPT_SWEEP_SCHEDULE", "0 */5 * * * *")), Clock.systemUTC());
+        // A well-formed token (of the healthy app's key): checking it needs the key ring, in storage.
         LocalHttpRequest req = LocalHttpRequest.of(HttpMethod.POST, "/api/runs/r/checkpoints/1/uploads", Map.of(),
-                "{\"files\":[{\"path\":\"a\"}]}");
+                "{\"files\":[{\"path\":\"a\"}]}", new Trainer(ctx).bearer("r"));
         LocalHttpResponse r = (LocalHttpResponse) down.function(RequestUploadsFunction.class).run(req, "r", "1");
         assertEquals(503, r.getStatusCode(), r.bodyText());
         assertEquals("StorageUnavailable", json(r).get("error").get("code").asText());

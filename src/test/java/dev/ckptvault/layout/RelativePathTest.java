@@ -2,6 +2,7 @@ package dev.ckptvault.layout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,11 +34,14 @@ class RelativePathTest {
     }
 
     @Test
-    void refusesAPathThatMakesTheWholeBlobNameTooLong() {
-        CheckpointId id = CheckpointId.of("r".repeat(128), 5);
-        RelativePath path = RelativePath.parse("p".repeat(1000), "files[0].path");
-        InvalidInputException e = assertThrows(InvalidInputException.class, () -> id.fileBlob(path, "files[0].path"));
+    void refusesAPathLongerThanAnIndexKeyAndTheLongestFitsEveryBlobName() {
+        // A file's index row is keyed by its path: at most 512 characters.
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> RelativePath.parse("p".repeat(513), "files[0].path"));
         assertEquals("files[0].path", e.target());
+        RelativePath longest = RelativePath.parse("p".repeat(RelativePath.MAX_PATH), "files[0].path");
+        CheckpointId id = CheckpointId.of("r".repeat(128), 5);
+        assertTrue(id.fileBlob(longest, "files[0].path").length() <= RelativePath.MAX_BLOB_NAME);
     }
 
     @Test

@@ -109,8 +109,10 @@ class OutgoingEventsTest {
         assertTrue(body.isArray());
         assertEquals(1, body.size());
         JsonNode e = body.get(0);
-        assertEquals(UUID.nameUUIDFromBytes("evt-run/1200/CheckpointCommitted".getBytes(StandardCharsets.UTF_8))
-                .toString(), e.get("id").asText());
+        // The id derives from the commit record it announces.
+        String recordId = recordIdOf(CheckpointId.of("evt-run", 1200));
+        assertEquals(UUID.nameUUIDFromBytes(("evt-run/1200/CheckpointCommitted/" + recordId)
+                .getBytes(StandardCharsets.UTF_8)).toString(), e.get("id").asText());
         assertEquals("runs/evt-run/checkpoints/1200", e.get("subject").asText());
         assertEquals("CheckpointCommitted", e.get("eventType").asText());
         assertEquals("1.0", e.get("dataVersion").asText());
@@ -159,7 +161,7 @@ class OutgoingEventsTest {
                 ctx.storage.blobService().getAccountUrl());
         assertEquals(1, restarted.republishCommitted(ctx.sync.allOfRun(id.run()), ctx.sync));
         assertEquals(1, bodies.size());
-        assertEquals(OutgoingEvent.idOf("evt-retry", 7, OutgoingEvent.COMMITTED),
+        assertEquals(OutgoingEvent.idOf("evt-retry", 7, OutgoingEvent.COMMITTED, recordIdOf(id)),
                 Json.parse(bodies.get(0), "b").get(0).get("id").asText());
         // The late event names the same files as the one that failed would have.
         JsonNode late = Json.parse(bodies.get(0), "b").get(0).get("data");
@@ -182,10 +184,90 @@ class OutgoingEventsTest {
         enforcer.delete(ctx.sync.refresh(id), "test deletion", false);
         JsonNode e = Json.parse(bodies.get(bodies.size() - 1), "b").get(0);
         assertEquals("CheckpointDeleted", e.get("eventType").asText());
-        assertEquals(OutgoingEvent.idOf("evt-del", 1, OutgoingEvent.DELETED), e.get("id").asText());
+        Tombstone tombstone = Json.read(ctx.store.download(id.tombstoneBlob()).orElseThrow(), Tombstone.class);
+        assertEquals(OutgoingEvent.idOf("evt-del", 1, OutgoingEvent.DELETED, tombstone.id()), e.get("id").asText());
         assertEquals("test deletion", e.get("data").get("reason").asText());
         assertTrue(e.get("data").hasNonNull("deletedAt"));
         assertEquals("true", ctx.store.metadata(id.tombstoneBlob()).orElseThrow().get(OutgoingEvents.DELETED_MARK));
+    }
+
+    private static String recordIdOf(CheckpointId id) {
+        return Json.read(ctx.store.download(id.commitBlob()).orElseThrow(), dev.ckptvault.checkpoint.CommitRecord.class)
+                .recordId();
+    }
+
+    /** The ids of the events sent so far for one checkpoint and type, in order. */
+    private static List<String> idsOf(String subject, String type) {
+        List<String> out = new java.util.ArrayList<>();
+        for (String b : bodies) {
+            for (JsonNode e : Json.parse(b, "b")) {
+                if (e.get("subject").asText().equals(subject) && e.get("eventType").asText().equals(type)) {
+                    out.add(e.get("id").asText());
+                }
+            }
+        }
+        return out;
+    }
+
+    /** An app instance whose outgoing events go to this test's topic. */
+    private static TestApp withTopic() {
+        return AzuriteExtension.app(AZURITE.connectionString(), Map.of("CKPT_RETENTION_KEEP_LAST", "100"),
+                Clock.systemUTC(), eventsPublisher());
+    }
+
+    @Test
+    void aStepCommittedAgainAfterADeleteGetsANewIdAndRedeliveryKeepsIt() {
+        failNext.set(0);
+        try (TestApp app = withTopic()) {
+            Trainer t = new Trainer(app);
+            String subject = "runs/evt-again/checkpoints/5";
+            CheckpointId id = CheckpointId.of("evt-again", 5);
+            t.commitSmall("evt-again", 5, 1, Map.of());
+            assertTrue(app.afterCommit.drain(java.time.Duration.ofSeconds(60)));
+            app.retention.deleteNow(id, true);
+            Checkpoint second = t.commitSmall("evt-again", 5, 1, Map.of());
+            assertTrue(app.afterCommit.drain(java.time.Duration.ofSeconds(60)));
+            List<String> committed = idsOf(subject, OutgoingEvent.COMMITTED);
+            assertEquals(2, committed.size(), committed.toString());
+            assertFalse(committed.get(0).equals(committed.get(1)), "the second life reused the first one's id");
+            assertEquals(1, idsOf(subject, OutgoingEvent.DELETED).size());
+
+            // Redelivery (the mark lost, a fresh process) sends the second life's id again.
+            ctx.store.mergeMetadata(id.commitBlob(), Map.of(OutgoingEvents.COMMITTED_MARK, "false"));
+            OutgoingEvents restarted = new OutgoingEvents(eventsPublisher(), ctx.store, ctx.config.container(),
+                    ctx.storage.blobService().getAccountUrl());
+            assertTrue(restarted.committed(second));
+            List<String> again = idsOf(subject, OutgoingEvent.COMMITTED);
+            assertEquals(committed.get(1), again.get(again.size() - 1));
+        }
+    }
+
+    @Test
+    void aNewAttemptNeverRemovesATombstoneWhoseCheckpointDeletedIsStillOwed() {
+        failNext.set(0);
+        try (TestApp app = withTopic()) {
+            Trainer t = new Trainer(app);
+            String subject = "runs/evt-reopen/checkpoints/1";
+            CheckpointId id = CheckpointId.of("evt-reopen", 1);
+            t.commitSmall("evt-reopen", 1, 1, Map.of());
+            t.commitSmall("evt-reopen", 2, 1, Map.of());
+            assertTrue(app.afterCommit.drain(java.time.Duration.ofSeconds(60)));
+            failNext.set(1_000); // the topic is down
+            app.retention.deleteNow(id, true);
+            assertNull(ctx.store.metadata(id.tombstoneBlob()).orElseThrow().get(OutgoingEvents.DELETED_MARK));
+
+            Trainer.Call refused = t.uploads("evt-reopen", 1, List.of("rank-0/shard.bin"));
+            assertEquals(503, refused.status(), "reopened while CheckpointDeleted is owed: " + refused.text());
+            assertTrue(ctx.storage.container().getBlobClient(id.tombstoneBlob()).exists());
+
+            failNext.set(0); // the topic is back
+            Trainer.Call reopened = t.uploads("evt-reopen", 1, List.of("rank-0/shard.bin"));
+            assertEquals(200, reopened.status(), reopened.text());
+            assertEquals(1, idsOf(subject, OutgoingEvent.DELETED).size(), "the owed CheckpointDeleted went out first");
+            assertFalse(ctx.storage.container().getBlobClient(id.tombstoneBlob()).exists());
+        } finally {
+            failNext.set(0);
+        }
     }
 
     private static OutgoingEventPublisher eventsPublisher() {

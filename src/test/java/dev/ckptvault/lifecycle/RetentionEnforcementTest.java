@@ -52,7 +52,9 @@ class RetentionEnforcementTest {
     @BeforeAll
     static void setUp() {
         clock = new MutableClock(Instant.now());
-        ctx = AZURITE.app(Map.of("CKPT_RETENTION_KEEP_LAST", "1", "CKPT_RETENTION_MIN_AGE_MINUTES", "0"), clock);
+        // URLs live at most 30 minutes, so a run may set a TTL of 30 (a TTL is never shorter than a URL).
+        ctx = AZURITE.app(Map.of("CKPT_RETENTION_KEEP_LAST", "1", "CKPT_RETENTION_MIN_AGE_MINUTES", "0",
+                "CKPT_URL_MAX_MINUTES", "30"), clock);
         fixture = new Trainer(ctx);
     }
 
@@ -217,7 +219,8 @@ class RetentionEnforcementTest {
         assertEquals("true", metadata.get(CommitRecord.PINNED_METADATA));
 
         LocalHttpResponse plan = (LocalHttpResponse) ctx.function(RetentionPlanFunction.class).run(
-                LocalHttpRequest.of(HttpMethod.GET, "/api/runs/" + run + "/retention/plan", Map.of(), null), run);
+                LocalHttpRequest.of(HttpMethod.GET, "/api/runs/" + run + "/retention/plan", Map.of(), null,
+                        fixture.bearer(run)), run);
         assertEquals(200, plan.getStatusCode());
         assertEquals("[{\"step\":2,\"state\":\"COMMITTED\",\"reasons\":[\"latest\",\"keepLast 1 (#1 newest committed)\"]},"
                 + "{\"step\":1,\"state\":\"COMMITTED\",\"reasons\":[\"pinned\"]}]", json(plan).get("keep").toString());

@@ -45,7 +45,8 @@ class RetentionSweepPropertyTest {
     @Test
     void randomHistoriesWithCrashesNeverLoseAProtectedCheckpointAndConverge() {
         MutableClock clock = new MutableClock(Instant.now());
-        TestApp ctx = AZURITE.app(Map.of("CKPT_RETENTION_MIN_AGE_MINUTES", "0"), clock);
+        // URLs live at most 60 minutes, so runs may set TTLs from 60 (a TTL is never shorter than a URL).
+        TestApp ctx = AZURITE.app(Map.of("CKPT_RETENTION_MIN_AGE_MINUTES", "0", "CKPT_URL_MAX_MINUTES", "60"), clock);
         Trainer fixture = new Trainer(ctx);
         Random crashes = new Random(42);
         java.util.concurrent.atomic.AtomicInteger injected = new java.util.concurrent.atomic.AtomicInteger();

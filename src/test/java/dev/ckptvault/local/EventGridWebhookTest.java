@@ -17,13 +17,13 @@ import org.junit.jupiter.api.Test;
 
 /** Posts Microsoft's documented sample payloads (src/test/resources/eventgrid, also in its test.http). */
 class EventGridWebhookTest {
-    static final String HOOK = EventGridWebhook.PATH + "?functionName=BlobEvents";
+    static final String HOOK = EventGridWebhook.PATH + "?functionName=BlobEvents&code=" + LocalServers.ADMIN_KEY;
     static final TestFunctions.BlobEvents FUNCTION = new TestFunctions.BlobEvents();
     static LocalServers local;
 
     @BeforeAll
     static void start() throws Exception {
-        local = new LocalServers(KeyPolicy.NONE, FUNCTION);
+        local = new LocalServers(LocalServers.KEYS, FUNCTION);
     }
 
     @AfterAll
@@ -133,7 +133,7 @@ class EventGridWebhookTest {
         assertEquals(400, noHeader.statusCode());
         assertTrue(noHeader.body().contains("aeg-event-type"), noHeader.body());
         assertEquals(202, local.send("POST", HOOK, "[]", "aeg-event-type", "Unsubscribe").statusCode());
-        HttpResponse<String> unknown = local.send("POST", EventGridWebhook.PATH + "?functionName=Nope",
+        HttpResponse<String> unknown = local.send("POST", EventGridWebhook.PATH + "?functionName=Nope&code=" + LocalServers.ADMIN_KEY,
                 sample("blob-created.eventgrid.json"), "aeg-event-type", "Notification");
         assertEquals(404, unknown.statusCode());
         assertTrue(unknown.body().contains("BlobEvents"), "the answer lists the functions there are");

@@ -12,14 +12,28 @@ import dev.ckptvault.testing.Http;
 
 /** A local HTTP host over test function instances, on a free port. */
 final class LocalServers implements AutoCloseable {
+    static final String FUNCTION_KEY = "fkey";
+    static final String ADMIN_KEY = "akey";
+    static final KeyPolicy KEYS = new KeyPolicy(java.util.Optional.of(FUNCTION_KEY), ADMIN_KEY);
+
     final FunctionHost host;
     final EventGridDispatcher dispatcher;
     final LocalHttpServer server;
 
     LocalServers(KeyPolicy keys, Object... functions) throws IOException {
+        this(keys, HostPolicy.LOOPBACK_ONLY, LocalHttpServer.MAX_REQUEST_BYTES, functions);
+    }
+
+    /** A host answering {@code hosts} and reading bodies up to {@code maxBodyBytes}. */
+    static LocalServers with(KeyPolicy keys, HostPolicy hosts, long maxBodyBytes, Object... functions)
+            throws IOException {
+        return new LocalServers(keys, hosts, maxBodyBytes, functions);
+    }
+
+    private LocalServers(KeyPolicy keys, HostPolicy hosts, long maxBodyBytes, Object[] functions) throws IOException {
         host = TestFunctions.load(functions);
         dispatcher = new EventGridDispatcher(host, 4);
-        server = new LocalHttpServer(host, new EventGridWebhook(dispatcher), keys, 0, 8);
+        server = new LocalHttpServer(host, new EventGridWebhook(dispatcher), keys, hosts, 0, 8, maxBodyBytes);
         server.start();
     }
 

@@ -38,10 +38,11 @@ class LocalStackEndToEndTest {
     void aSimulatedTrainingRunCommitsCrashesRetriesAndResumesThroughTheLocalStack() throws Exception {
         try (LocalStack stack = LocalStack.start(options(null, Optional.of("fn-key-e2e")), Map.of())) {
             String url = "http://127.0.0.1:" + stack.port();
-            assertEquals(401, Http.get(url + "/api/runs").statusCode(), "keys given: FUNCTION routes check them");
+            assertEquals(401, Http.get(url + "/api/runs").statusCode(), "admin routes need the admin key");
 
+            // As a launcher: the admin key issues a write token, the ranks send only the token.
             TrainerSimulation.Report report = TrainerSimulation.run(new TrainerSimulation.Options(URI.create(url), 3, 3,
-                    1024 * 1024, 256 * 1024, "e2e-run", "fn-key-e2e", null, Duration.ofSeconds(120)));
+                    1024 * 1024, 256 * 1024, "e2e-run", null, "admin-key-e2e", null, Duration.ofSeconds(120)));
             System.out.print(report.table());
             assertTrue(report.passed(), report.problems().toString());
             assertTrue(report.rows().stream().anyMatch(r -> r[0].equals("final index state") && r[1].equals("COMMITTED=3")),
@@ -51,9 +52,15 @@ class LocalStackEndToEndTest {
             assertEquals(200, health.statusCode(), health.body());
             assertNotNull(Json.parse(health.body(), "health").get("lastEventAt"),
                     "the watcher's events reached the app: " + health.body());
-            // One more poll after the last commit: a checkpoint that left the open set gets its final diff.
+            // One more poll after the last commit: nothing open is watched any more; the committed
+            // checkpoints are, while a write URL issued before their commit may still be alive.
             stack.watcher().pollOnce();
-            assertTrue(stack.watcher().watched().isEmpty(), "every checkpoint settled, none is watched any more");
+            assertEquals(3, stack.watcher().watched().size(), stack.watcher().watched().toString());
+            String reader = Http.issueToken(url, "admin-key-e2e", "e2e-run", "read");
+            for (dev.ckptvault.layout.CheckpointId id : stack.watcher().watched()) {
+                HttpResponse<String> c = Http.get(url + "/api/runs/" + id.run() + "/checkpoints/" + id.step(), reader);
+                assertEquals("COMMITTED", Json.parse(c.body(), "checkpoint").get("state").asText(), c.body());
+            }
 
             // Microsoft's documented sample, posted by hand to the real BlobEvents function behind the
             // webhook: a blob of another account is acknowledged (202), not retried.
@@ -67,6 +74,40 @@ class LocalStackEndToEndTest {
             HttpResponse<String> missing = Http.get(url + "/api/no/such/route");
             assertEquals(404, missing.statusCode());
             assertEquals("NotFound", Json.parse(missing.body(), "r").get("error").get("code").asText());
+        }
+    }
+
+    @Test
+    void withoutAnAdminKeyTheStackMakesOneAndLogsWhereItIsButNotTheKey() throws Exception {
+        List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                logged.add(r.getMessage());
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        java.util.logging.Logger.getLogger("dev.ckptvault").addHandler(capture);
+        try (LocalStack stack = LocalStack.start(new LocalStack.Options(0, null, null, Optional.empty(), Optional.empty(),
+                AzuriteExtension.projectDir(), Duration.ofMillis(200)), Map.of())) {
+            Path file = stack.adminKeyFile().orElseThrow();
+            String key = Files.readString(file).strip();
+            String url = "http://127.0.0.1:" + stack.port();
+            assertEquals(401, Http.get(url + "/api/runs").statusCode());
+            assertEquals(200, Http.send(java.net.http.HttpRequest.newBuilder(URI.create(url + "/api/runs"))
+                    .header("x-functions-key", key).build()).statusCode(), "the key in the file opens admin routes");
+            String all = String.join("\n", logged);
+            assertTrue(all.contains(file.toString()), "the log says where the key is: " + all);
+            assertFalse(all.contains(key), "the log never contains the key");
+        } finally {
+            java.util.logging.Logger.getLogger("dev.ckptvault").removeHandler(capture);
         }
     }
 

@@ -38,7 +38,7 @@ class RunPoliciesTest {
     @BeforeAll
     static void setUp() {
         app = AZURITE.app(Map.of("CKPT_RETENTION_KEEP_LAST", "1", "CKPT_RETENTION_MIN_AGE_MINUTES", "0",
-                "CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", "90"), Clock.systemUTC());
+                "CKPT_RETENTION_INCOMPLETE_TTL_MINUTES", "90", "CKPT_URL_MAX_MINUTES", "60"), Clock.systemUTC());
         policies = app.policies;
     }
 
@@ -130,10 +130,10 @@ class RunPoliciesTest {
     void incompleteTtlFollowsAPolicyChange() {
         RunId run = RunId.of("ttl-change");
         assertEquals(Duration.ofMinutes(90), policies.incompleteTtl(run));
-        policies.put(run, json("{'retention':{'incompleteTtlMinutes':5}}"));
-        assertEquals(Duration.ofMinutes(5), policies.incompleteTtl(run));
-        policies.put(run, json("{'retention':{'incompleteTtlMinutes':7}}"));
-        assertEquals(Duration.ofMinutes(7), policies.incompleteTtl(run));
+        policies.put(run, json("{'retention':{'incompleteTtlMinutes':65}}"));
+        assertEquals(Duration.ofMinutes(65), policies.incompleteTtl(run));
+        policies.put(run, json("{'retention':{'incompleteTtlMinutes':70}}"));
+        assertEquals(Duration.ofMinutes(70), policies.incompleteTtl(run));
         policies.put(run, json("{'retention':{}}"));
         assertEquals(Duration.ofMinutes(90), policies.incompleteTtl(run), "back to the default");
     }

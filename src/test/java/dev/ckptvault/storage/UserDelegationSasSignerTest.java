@@ -141,10 +141,11 @@ class UserDelegationSasSignerTest {
     }
 
     @Test
-    void delegationKeyIsFetchedOnceForManySignCallsAndRenewedOnlyUnderMaxLifetimePlusAnHour() {
+    void delegationKeyIsFetchedOnceForManySignCallsWithinAnHourAndNeverUsedLonger() {
         MutableClock clock = new MutableClock(Instant.now().truncatedTo(ChronoUnit.SECONDS));
         CountingKeySource keys = new CountingKeySource();
         UserDelegationSasSigner signer = new UserDelegationSasSigner(container, true, MAX_URL_LIFETIME, clock, keys);
+        Instant fetched = clock.instant();
 
         OffsetDateTime firstKeyExpiry = null;
         for (int i = 0; i < 50; i++) {
@@ -156,23 +157,52 @@ class UserDelegationSasSignerTest {
         }
         assertEquals(1, keys.fetches.get(), "one key for 50 sign calls");
 
-        // Up to the renewal point: the key still outlives now + max lifetime + 1h.
-        Duration renewMargin = MAX_URL_LIFETIME.plusHours(1);
-        clock.advance(Duration.between(clock.instant(), firstKeyExpiry.minus(renewMargin).toInstant()));
-        signMax(signer, clock, "run/step-000000000003/at-margin.bin");
-        assertEquals(1, keys.fetches.get(), "not renewed while the remaining validity equals the margin");
+        clock.advance(Duration.between(clock.instant(), fetched.plus(Duration.ofHours(1)).minusSeconds(1)));
+        signMax(signer, clock, "run/step-000000000003/last-second.bin");
+        assertEquals(1, keys.fetches.get(), "still the first key one second before it is an hour old");
 
         clock.advance(Duration.ofSeconds(1));
-        String renewed = signMax(signer, clock, "run/step-000000000003/after-margin.bin");
-        assertEquals(2, keys.fetches.get(), "renewed once the remaining validity drops under the margin");
+        String renewed = signMax(signer, clock, "run/step-000000000003/after-an-hour.bin");
+        assertEquals(2, keys.fetches.get(), "a key an hour old is not used again");
         assertTrue(OffsetDateTime.parse(query(renewed).get("ske")).isAfter(firstKeyExpiry));
 
         signMax(signer, clock, "run/step-000000000003/after-renewal.bin");
         assertEquals(2, keys.fetches.get(), "the renewed key is cached in turn");
     }
 
+    /**
+     * An operator revokes the account's user delegation keys (Azure: Revoke User Delegation Keys):
+     * every URL signed with an older key stops working. The signer is never told; what bounds the
+     * damage is that it fetches a new key at least hourly, so URLs it issues an hour after the
+     * revocation are all signed with a key fetched after it.
+     */
     @Test
-    void delegationKeyAlwaysCoversTheUrlExpiry() {
+    void urlsIssuedAnHourAfterARevocationAreSignedWithAKeyFetchedAfterIt() {
+        MutableClock clock = new MutableClock(Instant.now().truncatedTo(ChronoUnit.SECONDS));
+        List<Instant> fetchTimes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        UserDelegationSasSigner signer = new UserDelegationSasSigner(container, true, MAX_URL_LIFETIME, clock,
+                (start, expiry) -> {
+                    fetchTimes.add(clock.instant());
+                    return service.getUserDelegationKey(start, expiry);
+                });
+        signMax(signer, clock, "run/step-000000000005/before.bin");
+        clock.advance(Duration.ofMinutes(17));
+        Instant revokedAt = clock.instant();
+        for (int minute = 0; minute <= 90; minute++) {
+            Map<String, String> q = query(signMax(signer, clock, "run/step-000000000005/m" + minute + ".bin"));
+            Instant keyStart = OffsetDateTime.parse(q.get("skt")).toInstant();
+            boolean fetchedAfterRevocation = fetchTimes.stream().anyMatch(t -> !t.isBefore(revokedAt)
+                    && keyStart.equals(t.minus(Duration.ofMinutes(5))));
+            if (!clock.instant().isBefore(revokedAt.plus(UserDelegationSasSigner.MAX_KEY_AGE))) {
+                assertTrue(fetchedAfterRevocation, "minute " + minute + " after the revocation: signed with key from "
+                        + keyStart + ", fetched before the revocation at " + revokedAt);
+            }
+            clock.advance(Duration.ofMinutes(1));
+        }
+    }
+
+    @Test
+    void delegationKeyAlwaysCoversTheUrlExpiryAndIsAtMostAnHourOld() {
         MutableClock clock = new MutableClock(Instant.now().truncatedTo(ChronoUnit.SECONDS));
         CountingKeySource keys = new CountingKeySource();
         UserDelegationSasSigner signer = new UserDelegationSasSigner(container, true, MAX_URL_LIFETIME, clock, keys);
@@ -184,10 +214,14 @@ class UserDelegationSasSignerTest {
             OffsetDateTime skt = OffsetDateTime.parse(q.get("skt"));
             assertFalse(ske.isBefore(se), "key expiry " + ske + " before URL expiry " + se);
             assertFalse(skt.isAfter(OffsetDateTime.parse(q.get("st"))), "key starts after the URL");
+            // The key's start is its fetch time minus 5 minutes, the URL's start now minus 5 minutes.
+            assertTrue(Duration.between(skt, OffsetDateTime.parse(q.get("st"))).compareTo(Duration.ofHours(1)) < 0,
+                    "a key fetched more than an hour ago signed at " + clock.instant());
             clock.advance(Duration.ofMinutes(7));
         }
-        assertTrue(keys.fetches.get() >= 2 && keys.fetches.get() <= 8,
-                "renewed a few times over two days, not per call: " + keys.fetches.get());
+        // One fetch per 63 minutes (nine 7-minute steps), not one per call.
+        assertTrue(keys.fetches.get() >= 2 * 24 * 60 / 63 && keys.fetches.get() <= 2 * 24 * 60 / 63 + 1,
+                "about one key an hour over two days: " + keys.fetches.get());
     }
 
     private static String signMax(SasSigner signer, Clock clock, String name) {

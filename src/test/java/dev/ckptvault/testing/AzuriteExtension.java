@@ -75,6 +75,7 @@ public final class AzuriteExtension implements BeforeAllCallback, AfterAllCallba
                               OutgoingEventPublisher publisher) {
         TestApp app = new TestApp(CkptConfig.fromMap(settings(connectionString, overrides)), clock, publisher);
         app.storage.container().createIfNotExists();
+        app.storage.keysContainer().createIfNotExists();
         app.storage.tableService().createTableIfNotExists(app.config.indexTable());
         return app;
     }

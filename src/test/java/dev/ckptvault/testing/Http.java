@@ -41,6 +41,33 @@ public final class Http {
         return SasUrls.putBlockList(CLIENT, url, blockIds);
     }
 
+    /**
+     * Lease Blob through a SAS URL, as a write-URL holder can: {@code action} acquire (with
+     * {@code leaseId} as the proposed id, infinite), break (at once) or release. On a connection of
+     * its own, like {@link #putBlob}: a refused lease call may leave Azurite's end unread.
+     */
+    public static HttpResponse<String> lease(String url, String action, String leaseId)
+            throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + "&comp=lease"))
+                .header("x-ms-lease-action", action).PUT(HttpRequest.BodyPublishers.noBody());
+        switch (action) {
+            case "acquire" -> b.header("x-ms-lease-duration", "-1").header("x-ms-proposed-lease-id", leaseId);
+            case "break" -> b.header("x-ms-lease-break-period", "0");
+            default -> b.header("x-ms-lease-id", leaseId);
+        }
+        return HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()
+                .send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Put Blob through a SAS URL under a lease the caller holds. */
+    public static HttpResponse<String> putBlobLeased(String url, byte[] data, String leaseId)
+            throws IOException, InterruptedException {
+        return HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build().send(
+                HttpRequest.newBuilder(URI.create(url)).header("x-ms-blob-type", "BlockBlob")
+                        .header("x-ms-lease-id", leaseId).PUT(HttpRequest.BodyPublishers.ofByteArray(data)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
     public static HttpResponse<String> get(String url) throws IOException, InterruptedException {
         return get(CLIENT, url);
     }
@@ -56,6 +83,23 @@ public final class Http {
 
     public static HttpResponse<String> delete(String url) throws IOException, InterruptedException {
         return send(HttpRequest.newBuilder(URI.create(url)).DELETE().build());
+    }
+
+    /** A run token from the admin route, as a job launcher gets one for its ranks. */
+    public static String issueToken(String baseUrl, String adminKey, String run, String scope)
+            throws IOException, InterruptedException {
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(baseUrl + "/api/manage/runs/" + run + "/tokens"))
+                .header("x-functions-key", adminKey).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"scope\":\"" + scope + "\"}")).build());
+        if (r.statusCode() != 200) {
+            throw new AssertionError("issuing a " + scope + " token answered " + r.statusCode() + ": " + r.body());
+        }
+        return dev.ckptvault.json.Json.parse(r.body(), "token answer").get("token").asText();
+    }
+
+    /** GET with a run token. */
+    public static HttpResponse<String> get(String url, String token) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + token).GET().build());
     }
 
     public static HttpResponse<String> send(HttpRequest request) throws IOException, InterruptedException {

@@ -15,31 +15,46 @@ import java.util.regex.Pattern;
  * The local host (LocalMain --port 0, in-memory Azurite) in a child JVM on the current classpath,
  * for clients that need a real HTTP port (the Python client's tests and bench). Started through
  * its documented command line and ready line; a process of its own keeps the host's process-wide
- * AppContext away from other tests. CKPT_BASE_URL set: that host is used and nothing is started.
+ * AppContext away from other tests. It checks keys as Azure's host does, with an admin key and a
+ * function key made for this start. CKPT_BASE_URL set: that host is used and nothing is started;
+ * its admin key is then CKPT_ADMIN_KEY.
  */
 public final class LocalHostProcess implements AutoCloseable {
     private static final Pattern READY = Pattern.compile("ckptvault ready on (http://\\S+)");
 
     private final Process process;
     private final String baseUrl;
+    private final String adminKey;
+    private final String functionKey;
 
-    private LocalHostProcess(Process process, String baseUrl) {
+    private LocalHostProcess(Process process, String baseUrl, String adminKey, String functionKey) {
         this.process = process;
         this.baseUrl = baseUrl;
+        this.adminKey = adminKey;
+        this.functionKey = functionKey;
+    }
+
+    private static String newKey() {
+        byte[] b = new byte[24];
+        new java.security.SecureRandom().nextBytes(b);
+        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 
     public static LocalHostProcess start(String logName) throws Exception {
         String given = System.getenv("CKPT_BASE_URL");
         if (given != null && !given.isBlank()) {
-            return new LocalHostProcess(null, given);
+            return new LocalHostProcess(null, given, System.getenv("CKPT_ADMIN_KEY"), System.getenv("CKPT_FUNCTION_KEY"));
         }
+        String adminKey = newKey();
+        String functionKey = newKey();
         Path project = AzuriteExtension.projectDir();
         String classpath = System.getProperty("surefire.test.class.path", classpathOfThisLoader());
         Path log = project.resolve("target").resolve(logName);
         Files.createDirectories(log.getParent());
         ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dckptvault.projectDir=" + project, "-cp", classpath, "dev.ckptvault.local.LocalMain",
-                "--port", "0", "--data", ":memory:", "--poll-ms", "200");
+                "--port", "0", "--data", ":memory:", "--poll-ms", "200", "--admin-key", adminKey,
+                "--function-key", functionKey);
         pb.directory(project.toFile());
         pb.redirectError(log.toFile());
         Process process = pb.start();
@@ -55,7 +70,7 @@ public final class LocalHostProcess implements AutoCloseable {
             throw new IllegalStateException("the local host exited before it was ready; " + log + ":\n"
                     + Files.readString(log));
         }
-        return new LocalHostProcess(process, url);
+        return new LocalHostProcess(process, url, adminKey, functionKey);
     }
 
     private static String readyUrl(Process process) {
@@ -73,6 +88,16 @@ public final class LocalHostProcess implements AutoCloseable {
         } catch (IOException e) {
             return null;
         }
+    }
+
+    /** The host's admin (master) key: admin routes, and issuing run tokens. */
+    public String adminKey() {
+        return adminKey;
+    }
+
+    /** The host's function key (Azure's host always has one; no route of this app accepts it). */
+    public String functionKey() {
+        return functionKey;
     }
 
     /** The app's root, e.g. http://127.0.0.1:PORT (the API is under /api). */

@@ -1,5 +1,8 @@
 package dev.ckptvault.testing;
 
+import dev.ckptvault.access.Revocations;
+import dev.ckptvault.access.RunAccess;
+import dev.ckptvault.access.SigningKeyStore;
 import dev.ckptvault.commit.BlobEventHandler;
 import dev.ckptvault.commit.CheckpointSync;
 import dev.ckptvault.commit.CommitLeases;
@@ -62,6 +65,10 @@ public final class TestApp implements AutoCloseable {
     public final LastEvent lastEvent = new LastEvent();
     public final BlobEventHandler events;
     public final Reindexer reindexer;
+    public final ContainerStore keys;
+    public final SigningKeyStore signingKeys;
+    public final Revocations revocations;
+    public final RunAccess access;
     private final ExecutorService pool = Executors.newFixedThreadPool(8);
     private final ExecutorService afterCommitThread = RetentionCommitListener.background();
     private final Map<Class<?>, Object> functions = new ConcurrentHashMap<>();
@@ -75,13 +82,14 @@ public final class TestApp implements AutoCloseable {
         index = new IndexStore(storage.indexTable());
         signer = new AccountKeySasSigner(storage.container(), config.storage());
         runs = new RunRecords(store, index, clock);
-        policies = new RunPolicies(runs, RetentionPolicy.of(config.retention()));
+        policies = new RunPolicies(runs, RetentionPolicy.of(config.retention()), config.maxUrlLifetime());
         sync = new CheckpointSync(store, index, new CommitLeases(store, pool), clock, policies::incompleteTtl);
-        uploads = new UploadService(new WriteGate(store, sync, clock), runs, signer, sync, store::deleteUnleased,
-                clock, config.defaultUrlLifetime(), config.maxUrlLifetime(), policies::incompleteTtl);
+        outgoing = new OutgoingEvents(publisher, store, config.container(), storage.blobService().getAccountUrl());
+        uploads = new UploadService(new WriteGate(store, sync, clock, outgoing::settleDeleted), runs, signer, sync,
+                store::deleteWrittenBefore, clock, config.defaultUrlLifetime(), config.maxUrlLifetime(),
+                policies::incompleteTtl);
         commits = new CommitService(store, sync, config.maxFilesPerRequest());
         queries = new IndexQueries(index, sync, signer, clock, config.defaultUrlLifetime(), policies::effective);
-        outgoing = new OutgoingEvents(publisher, store, config.container(), storage.blobService().getAccountUrl());
         enforcer = enforcer(RetentionEnforcer.NONE);
         retention = new RetentionService(sync, policies, runs, enforcer, outgoing, store, clock);
         afterCommit = new RetentionCommitListener(outgoing, retention, afterCommitThread);
@@ -90,8 +98,12 @@ public final class TestApp implements AutoCloseable {
         events = new BlobEventHandler(storage.blobService().getAccountName(), config.container(), index, sync, store,
                 clock, lastEvent::seen);
         reindexer = new Reindexer(store, index, sync);
+        keys = new ContainerStore(storage.keysContainer());
+        signingKeys = new SigningKeyStore(keys, clock, config.tokenMaxLifetime());
+        revocations = new Revocations(keys, clock);
+        access = new RunAccess(signingKeys, revocations, clock, config.tokenMaxLifetime());
         parts.addAll(List.of(config, clock, storage, store, index, signer, runs, policies, sync, uploads, commits,
-                queries, outgoing, retention, sweeper, events, reindexer, new HttpApi(config.maxBodyBytes()),
+                queries, outgoing, retention, sweeper, events, reindexer, access, new HttpApi(config.maxBodyBytes()),
                 new HealthService(store, index::probe, lastEvent::at)));
     }
 

@@ -3,6 +3,7 @@ package dev.ckptvault.testing;
 import com.azure.core.util.BinaryData;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.microsoft.azure.functions.HttpMethod;
+import dev.ckptvault.access.Scope;
 import dev.ckptvault.checkpoint.Checkpoint;
 import dev.ckptvault.checkpoint.CheckpointState;
 import dev.ckptvault.checkpoint.StoredBlob;
@@ -13,6 +14,7 @@ import dev.ckptvault.functions.GetLatestCheckpointFunction;
 import dev.ckptvault.functions.RequestUploadsFunction;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.CheckpointId;
+import dev.ckptvault.layout.RunId;
 import dev.ckptvault.local.LocalHttpRequest;
 import dev.ckptvault.local.LocalHttpResponse;
 import java.net.http.HttpResponse;
@@ -25,7 +27,8 @@ import java.util.Map;
 /**
  * What a trainer does, through the app's function classes and the issued URLs (plain HTTP), plus
  * what Event Grid would deliver for each write, built from the documented sample payloads. The
- * one fixture that uploads and commits.
+ * one fixture that uploads and commits. Every call carries a write token of its run, issued by the
+ * app's own RunAccess at the app's clock (tests move it), as a job launcher would hand one out.
  */
 public final class Trainer {
     private final TestApp app;
@@ -49,8 +52,8 @@ public final class Trainer {
             b.append(i == 0 ? "" : ",").append("{\"path\":\"").append(paths.get(i)).append("\"}");
         }
         b.append("]}");
-        return call(app.function(RequestUploadsFunction.class).run(post("/api/runs/" + run + "/checkpoints/" + step
-                + "/uploads", b.toString()), run, Long.toString(step)));
+        return call(app.function(RequestUploadsFunction.class).run(post(run, "/api/runs/" + run + "/checkpoints/"
+                + step + "/uploads", b.toString()), run, Long.toString(step)));
     }
 
     /** Asks for URLs and PUTs each file's bytes; returns path -> eTag. */
@@ -70,6 +73,10 @@ public final class Trainer {
         return etags;
     }
 
+    /**
+     * POSTs a manifest of the given files. Every real manifest names each file's eTag; {@code etags}
+     * null (or without a path) sends sizes only, what the service must refuse (400).
+     */
     public Call commit(String run, long step, Map<String, Long> sizes, Map<String, String> etags,
                        Map<String, Double> metrics) {
         StringBuilder b = new StringBuilder("{\"step\":" + step + ",\"files\":[");
@@ -88,7 +95,7 @@ public final class Trainer {
 
     public Call commitRaw(String run, long step, String body) {
         return call(app.function(CommitCheckpointFunction.class).run(
-                post("/api/runs/" + run + "/checkpoints/" + step + "/commit", body), run, Long.toString(step)));
+                post(run, "/api/runs/" + run + "/checkpoints/" + step + "/commit", body), run, Long.toString(step)));
     }
 
     /**
@@ -142,12 +149,14 @@ public final class Trainer {
 
     public Call latest(String run) {
         return call(app.function(GetLatestCheckpointFunction.class).run(
-                LocalHttpRequest.of(HttpMethod.GET, "/api/runs/" + run + "/checkpoints/latest", Map.of(), null), run));
+                LocalHttpRequest.of(HttpMethod.GET, "/api/runs/" + run + "/checkpoints/latest", Map.of(), null,
+                        bearer(run)), run));
     }
 
     public Call get(String run, long step, boolean downloads) {
         return call(app.function(GetCheckpointFunction.class).run(LocalHttpRequest.of(HttpMethod.GET,
-                "/api/runs/" + run + "/checkpoints/" + step, downloads ? Map.of("downloads", "true") : Map.of(), null),
+                "/api/runs/" + run + "/checkpoints/" + step, downloads ? Map.of("downloads", "true") : Map.of(), null,
+                bearer(run)),
                 run, Long.toString(step)));
     }
 
@@ -172,7 +181,13 @@ public final class Trainer {
         app.function(BlobEventsFunction.class).run(eventJson, null);
     }
 
-    private static LocalHttpRequest post(String path, String body) {
-        return LocalHttpRequest.of(HttpMethod.POST, path, Map.of(), body);
+    private LocalHttpRequest post(String run, String path, String body) {
+        return LocalHttpRequest.of(HttpMethod.POST, path, Map.of(), body, bearer(run));
+    }
+
+    /** The Authorization header with a fresh write token of {@code run}, valid as long as the app allows. */
+    public Map<String, String> bearer(String run) {
+        return Map.of("authorization", "Bearer "
+                + app.access.issue(new RunId(run), Scope.WRITE, app.config.tokenMaxLifetime()).token());
     }
 }

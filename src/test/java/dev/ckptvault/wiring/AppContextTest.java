@@ -14,6 +14,7 @@ import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import dev.ckptvault.functions.CommitCheckpointFunction;
 import dev.ckptvault.functions.HealthFunction;
+import dev.ckptvault.functions.IssueTokenFunction;
 import dev.ckptvault.functions.RequestUploadsFunction;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.local.LocalHttpRequest;
@@ -114,8 +115,13 @@ class AppContextTest {
 
     /** Commits one file through the root's functions: leasing runs on its I/O pool, retention after it. */
     static void commitOneFile(AppContext ctx, String run) throws Exception {
+        // As a job launcher: a write token from the admin route (the host checked the admin key).
+        String token = json(ctx.function(IssueTokenFunction.class).run(LocalHttpRequest.of(HttpMethod.POST,
+                "/api/manage/runs/" + run + "/tokens", Map.of(), "{\"scope\":\"write\"}"), run), 200)
+                .get("token").asText();
+        Map<String, String> bearer = Map.of("Authorization", "Bearer " + token);
         JsonNode uploads = json(ctx.function(RequestUploadsFunction.class).run(LocalHttpRequest.of(HttpMethod.POST,
-                "/api/runs/" + run + "/checkpoints/1/uploads", Map.of(), "{\"files\":[{\"path\":\"a.bin\"}]}"),
+                "/api/runs/" + run + "/checkpoints/1/uploads", Map.of(), "{\"files\":[{\"path\":\"a.bin\"}]}", bearer),
                 run, "1"), 200);
         byte[] data = "weights".getBytes(StandardCharsets.UTF_8);
         HttpResponse<String> put = Http.putBlob(uploads.get("uploads").get(0).get("url").asText(), data);
@@ -123,7 +129,7 @@ class AppContextTest {
         String manifest = "{\"step\":1,\"files\":[{\"path\":\"a.bin\",\"size\":" + data.length + ",\"etag\":"
                 + Json.write(put.headers().firstValue("ETag").orElseThrow()) + "}]}";
         JsonNode committed = json(ctx.function(CommitCheckpointFunction.class).run(LocalHttpRequest.of(
-                HttpMethod.POST, "/api/runs/" + run + "/checkpoints/1/commit", Map.of(), manifest), run, "1"), 200);
+                HttpMethod.POST, "/api/runs/" + run + "/checkpoints/1/commit", Map.of(), manifest, bearer), run, "1"), 200);
         assertEquals("COMMITTED", committed.get("state").asText());
     }
 
