@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 /** docs/openapi.yaml is whole: its references resolve, and it lists every error code the app answers with. */
 class OpenApiTest {
-    /** Codes given outside ErrorCodes: bootstrap's Azure refusals, the 500 incident, and the local host's own answers. */
+    /** Codes given outside ErrorCodes: bootstrap's Azure refusals, the 500 incident, the local host's own answers. */
     static final Set<String> OTHER_CODES = Set.of("InternalError", "AuthenticationFailed", "AuthorizationFailed",
             "BootstrapNotConfigured", "NoTopicIdentity", "BadRequest", "MethodNotAllowed", "Unauthorized");
 
@@ -42,10 +42,10 @@ class OpenApiTest {
     @Test
     void anErrorAnswerOfTheAppValidatesAndOneWithAnUnknownCodeDoesNot() {
         ApiContract contract = ApiContract.get();
-        contract.check("POST", "/runs/{runId}/checkpoints/{step}/commit", 400,
-                "{\"error\":{\"code\":\"InvalidManifest\",\"message\":\"files[0].etag is required\",\"target\":\"files[0].etag\"}}");
-        AssertionError e = org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class, () -> contract.check(
-                "POST", "/runs/{runId}/checkpoints/{step}/commit", 400, "{\"error\":{\"code\":\"Oops\",\"message\":\"x\"}}"));
+        contract.check("POST", "/runs/{runId}/checkpoints/{step}/commit", 400, "{\"error\":{\"code\":\"InvalidManifest\","
+                + "\"message\":\"files[0].etag is required\",\"target\":\"files[0].etag\"}}");
+        AssertionError e = org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class, () -> contract.check("POST",
+                "/runs/{runId}/checkpoints/{step}/commit", 400, "{\"error\":{\"code\":\"Oops\",\"message\":\"x\"}}"));
         assertTrue(e.getMessage().contains("does not match"), e.getMessage());
         JsonNode latest = contract.spec().at("/paths/~1runs~1{runId}~1checkpoints~1latest/get/responses/404");
         assertTrue(!latest.isMissingNode(), "latest describes its 404");
