@@ -29,6 +29,18 @@ class CredentialTest(unittest.TestCase):
         self.tmp = tmp.name
         self.proxy = FaultProxy(BASE_URL)
         self.addCleanup(self.proxy.close)
+        self.names = {}
+        self.name(ADMIN_KEY, "the admin key")
+
+    def name(self, secret, label):
+        """Registers ``secret`` under ``label``: assertions compare labels, so that a failure message
+        never prints a credential."""
+        self.names[secret] = label
+        self.names["Bearer " + secret] = "Bearer " + label
+        return secret
+
+    def seen(self, value):
+        return None if value is None else self.names.get(value, "an unregistered value")
 
     def api(self, method=None, suffix=None):
         return self.proxy.exchanges(lambda ex: ex.kind == "api" and (method is None or ex.method == method)
@@ -37,8 +49,9 @@ class CredentialTest(unittest.TestCase):
     def assertCredentials(self, exchanges, authorization, functions_key):
         self.assertTrue(exchanges, "no request seen")
         for ex in exchanges:
-            self.assertEqual((authorization, functions_key),
-                             (ex.headers.get("authorization"), ex.headers.get("x-functions-key")), ex)
+            self.assertEqual((self.seen(authorization), self.seen(functions_key)),
+                             (self.seen(ex.headers.get("authorization")), self.seen(ex.headers.get("x-functions-key"))),
+                             ex)
 
 
 def is_admin_route(ex):
@@ -50,7 +63,7 @@ def is_admin_route(ex):
 class ClientCredentialTest(CredentialTest):
     def test_a_run_token_goes_as_bearer_on_run_routes_and_never_to_storage(self):
         run = new_run_id("bearer")
-        token = token_for(run)
+        token = self.name(token_for(run), "the write token")
         src = write_files(os.path.join(self.tmp, "src"), {"m.bin": payload(3 * 64 * KiB, 1)})
         with client(self.proxy.base_url, token=token) as c:
             c.upload_checkpoint(run, 1, src)
@@ -64,7 +77,7 @@ class ClientCredentialTest(CredentialTest):
 
     def test_the_admin_key_goes_only_to_admin_routes(self):
         run = new_run_id("adminkey")
-        token = token_for(run)
+        token = self.name(token_for(run), "the write token")
         src = write_files(os.path.join(self.tmp, "src"), {"a": b"1"})
         with client(self.proxy.base_url, token=token, admin_key=ADMIN_KEY) as c:
             c.upload_checkpoint(run, 1, src)
@@ -81,7 +94,8 @@ class ClientCredentialTest(CredentialTest):
 
     def test_ckpt_token_from_the_environment_is_used_when_no_token_is_given(self):
         run = new_run_id("envtoken")
-        from_env, explicit = token_for(run), token_for(run, "read")
+        from_env = self.name(token_for(run), "the write token")
+        explicit = self.name(token_for(run, "read"), "the read token")
         os.environ["CKPT_TOKEN"] = from_env
         try:
             with CheckpointClient(self.proxy.base_url) as c:
@@ -91,8 +105,9 @@ class ClientCredentialTest(CredentialTest):
         finally:
             del os.environ["CKPT_TOKEN"]
         first, second = self.api()
-        self.assertEqual("Bearer " + from_env, first.headers.get("authorization"))
-        self.assertEqual("Bearer " + explicit, second.headers.get("authorization"), "token= wins over CKPT_TOKEN")
+        self.assertEqual("Bearer the write token", self.seen(first.headers.get("authorization")))
+        self.assertEqual("Bearer the read token", self.seen(second.headers.get("authorization")),
+                         "token= wins over CKPT_TOKEN")
 
     def test_credentials_go_over_plain_http_only_to_loopback(self):
         for kwargs in ({"token": NEVER_SENT_TOKEN}, {"admin_key": NEVER_SENT_KEY}):
@@ -114,7 +129,7 @@ class ClientCredentialTest(CredentialTest):
 class CliCredentialTest(CredentialTest):
     def test_the_cli_sends_the_token_on_run_commands_and_the_admin_key_on_admin_commands(self):
         run = new_run_id("cli-cred")
-        token = token_for(run)
+        token = self.name(token_for(run), "the write token")
         src = write_files(os.path.join(self.tmp, "src"), {"a": b"1"})
         env = cli_env(self.proxy.base_url, CKPT_TOKEN=token, CKPT_ADMIN_KEY=ADMIN_KEY)
         for args in (("upload", run, 1, src), ("ls", run), ("latest", run), ("plan", run), ("policy", "get", run),
@@ -132,16 +147,18 @@ class CliCredentialTest(CredentialTest):
 
         # The flags win over the environment: with the environment's credentials these would fail.
         del self.proxy.log[:]
-        wrong = cli_env(self.proxy.base_url, CKPT_TOKEN=token_for(new_run_id("cli-cred-other")),
-                        CKPT_ADMIN_KEY="not-the-admin-key")
-        read = token_for(run, "read")
+        other = self.name(token_for(new_run_id("cli-cred-other")), "another run's token")
+        wrong = cli_env(self.proxy.base_url, CKPT_TOKEN=other, CKPT_ADMIN_KEY="not-the-admin-key")
+        read = self.name(token_for(run, "read"), "the read token")
         ls = run_cli("ls", run, "--token", read, env=wrong)
         self.assertEqual(0, ls.returncode, ls.stderr)
         runs = run_cli("--admin-key", ADMIN_KEY, "runs", env=wrong)
         self.assertEqual(0, runs.returncode, runs.stderr)
         sent_ls, sent_runs = self.api()
-        self.assertEqual("Bearer " + read, sent_ls.headers.get("authorization"), "--token overrides CKPT_TOKEN")
-        self.assertEqual(ADMIN_KEY, sent_runs.headers.get("x-functions-key"), "--admin-key overrides CKPT_ADMIN_KEY")
+        self.assertEqual("Bearer the read token", self.seen(sent_ls.headers.get("authorization")),
+                         "--token overrides CKPT_TOKEN")
+        self.assertEqual("the admin key", self.seen(sent_runs.headers.get("x-functions-key")),
+                         "--admin-key overrides CKPT_ADMIN_KEY")
 
     def test_no_output_contains_the_token_the_admin_key_or_a_sas_signature(self):
         run = new_run_id("cli-secret")
@@ -176,9 +193,11 @@ class CliCredentialTest(CredentialTest):
         self.assertIn("AuthorizationFailure", refused.stderr)
         outputs.append(refused.stdout + refused.stderr)
 
-        for text in outputs:
-            for secret in (token, fresh, ADMIN_KEY, ADMIN_KEY[::-1]):
-                self.assertNotIn(secret, text)
+        for i, text in enumerate(outputs):
+            for label, secret in (("the token", token), ("the fresh token", fresh), ("the admin key", ADMIN_KEY),
+                                  ("the wrong admin key", ADMIN_KEY[::-1])):
+                # assertNotIn would print the secret it found.
+                self.assertFalse(secret in text, "output %d contains %s" % (i, label))
             self.assertNotIn("sig=", text)
 
     def test_the_cli_refuses_to_send_a_credential_over_plain_http_to_another_host(self):

@@ -158,8 +158,9 @@ class LauncherContractTest(unittest.TestCase):
     def test_without_a_run_token_the_trainer_stops_before_starting_its_ranks(self):
         with tempfile.TemporaryDirectory(prefix="ckptvault-torch-") as tmp:
             env = {k: v for k, v in os.environ.items() if not k.startswith("CKPT_")}
-            result = subprocess.run([TORCH_PYTHON, TRAINER, "--base-url", BASE_URL, "--run-id", new_run_id("torch-none"),
-                                     "--workdir", tmp], env=env, capture_output=True, text=True, timeout=300)
+            result = subprocess.run([TORCH_PYTHON, TRAINER, "--base-url", BASE_URL, "--run-id",
+                                     new_run_id("torch-none"), "--workdir", tmp],
+                                    env=env, capture_output=True, text=True, timeout=300)
         self.assertEqual(2, result.returncode, result.stderr)
         self.assertIn("no run token: set CKPT_TOKEN", result.stderr)
         self.assertNotIn("[rank", result.stdout, "no rank was started")
