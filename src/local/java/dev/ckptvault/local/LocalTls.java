@@ -78,6 +78,14 @@ public final class LocalTls {
         return new LocalTls(cert, key, read(cert));
     }
 
+    /** The certificate and key an earlier {@link #create} wrote. */
+    public static LocalTls load(Path certPem, Path keyPem) throws IOException {
+        if (!Files.isRegularFile(keyPem)) {
+            throw new IOException("no key at " + keyPem);
+        }
+        return new LocalTls(certPem, keyPem, read(certPem));
+    }
+
     private static void ownerOnly(Path file) throws IOException {
         try {
             Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
@@ -86,7 +94,8 @@ public final class LocalTls {
         }
     }
 
-    private static X509Certificate read(Path pem) throws IOException {
+    /** The certificate in a PEM file. */
+    public static X509Certificate read(Path pem) throws IOException {
         try (InputStream in = Files.newInputStream(pem)) {
             return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
         } catch (GeneralSecurityException e) {

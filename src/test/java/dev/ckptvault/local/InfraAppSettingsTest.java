@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class InfraAppSettingsTest {
     static final InfraAppSettings.LocalEquivalents LOCAL = new InfraAppSettings.LocalEquivalents(
-            URI.create("https://127.0.0.1:41001/devstoreaccount1/"), URI.create("https://127.0.0.1:41002/devstoreaccount1/"),
+            URI.create("https://127.0.0.1:41001/devstoreaccount1"), URI.create("https://127.0.0.1:41002/devstoreaccount1"),
             LocalIdentity.APP, URI.create("https://127.0.0.1:41003/api/events"), "devstoreaccount1", "local");
 
     static Path infra() {
@@ -36,8 +36,8 @@ class InfraAppSettingsTest {
     void theRealInfraGivesTheAppTheseSettingsLocally() {
         Map<String, String> s = InfraAppSettings.resolve(infra(), LOCAL);
         Map<String, String> expected = new LinkedHashMap<>();
-        expected.put("CKPT_STORAGE__blobServiceUri", "https://127.0.0.1:41001/devstoreaccount1/");
-        expected.put("CKPT_STORAGE__tableServiceUri", "https://127.0.0.1:41002/devstoreaccount1/");
+        expected.put("CKPT_STORAGE__blobServiceUri", "https://127.0.0.1:41001/devstoreaccount1");
+        expected.put("CKPT_STORAGE__tableServiceUri", "https://127.0.0.1:41002/devstoreaccount1");
         expected.put("CKPT_STORAGE__credential", "managedidentity");
         expected.put("CKPT_STORAGE__clientId", LocalIdentity.APP.clientId());
         expected.put("CKPT_CONTAINER", "checkpoints");
