@@ -167,6 +167,11 @@ public final class LocalTls {
      * the Azure SDK) then trusts the local endpoints without a line of code changed.
      */
     public Path writeTrustStore(Path file) throws IOException {
+        return writeTrustStore(file, certificate);
+    }
+
+    /** As {@link #writeTrustStore(Path)}, for any certificate. */
+    public static Path writeTrustStore(Path file, X509Certificate certificate) throws IOException {
         try {
             KeyStore store = KeyStore.getInstance("PKCS12");
             store.load(null, null);
