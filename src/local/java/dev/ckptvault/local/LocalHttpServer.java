@@ -50,7 +50,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * backslash or NUL in the path, a malformed request line) are answered by {@link #jsonErrors},
  * where the JDK's server answers HTML from inside itself. Before anything else a request must
  * name an allowed Host ({@link HostPolicy}, against DNS rebinding) and its body is read with a
- * cap: 413 as soon as it is passed, never after reading the rest.
+ * cap: 413 as soon as it is passed, never after reading the rest. Plain HTTP by default; HTTPS
+ * when given a TLS context, as the Functions host in Azure serves (Azure mode).
  */
 public final class LocalHttpServer implements AutoCloseable {
     public static final String ROUTE_PREFIX = "/api";
