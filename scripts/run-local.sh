@@ -3,8 +3,14 @@
 # app's own function classes on http://127.0.0.1:7071. Prints "ckptvault ready on http://127.0.0.1:PORT"
 # when it serves; Ctrl-C or SIGTERM stops both.
 #
-#   scripts/run-local.sh [--port N] [--data DIR] [--forward-to URL] [--admin-key K] [--function-key K]
-#                        [--allow-host NAME]... [--poll-ms N]
+#   scripts/run-local.sh [--azure-mode] [--port N] [--data DIR] [--forward-to URL] [--admin-key K]
+#                        [--function-key K] [--allow-host NAME]... [--poll-ms N]
+#
+# --azure-mode runs the app as Azure does (docs/local.md#azure-mode): HTTPS everywhere with a
+# certificate made at start (printed first: "ckptvault certificate: PATH"; trust it with
+# SSL_CERT_FILE=PATH or curl --cacert PATH), Azurite taking bearer tokens, a managed identity
+# endpoint, a local Event Grid topic, and the app in its own process with exactly infra/'s app
+# settings. Needs openssl too.
 #
 # Admin routes need the admin key: --admin-key K, else one made at first start and kept in
 # DIR/admin-key (owner-only; the log says where). Token routes need a run token (docs/access.md).

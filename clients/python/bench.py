@@ -3,7 +3,7 @@
 Run by the Java bench (`mvn -Pbench test-compile exec:java -Dexec.args=PythonClientBench`), which
 measures the Java SDK on the same bytes in the same run and prints both; or by hand:
 
-    python3 clients/python/bench.py --base-url http://127.0.0.1:7071 --file /tmp/256m.bin --run-id bench --step 1
+    CKPT_TOKEN=... python3 clients/python/bench.py --base-url http://127.0.0.1:7071 --file /tmp/256m.bin --run-id bench --step 1
 """
 
 import argparse
@@ -23,7 +23,6 @@ MiB = 1 << 20
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base-url", required=True)
-    p.add_argument("--function-key", default=os.environ.get("CKPT_FUNCTION_KEY"))
     p.add_argument("--file", required=True)
     p.add_argument("--run-id", required=True)
     p.add_argument("--step", type=int, required=True)
@@ -31,7 +30,8 @@ def main():
     p.add_argument("--workers", type=int, default=8)
     args = p.parse_args()
     size = os.path.getsize(args.file)
-    with CheckpointClient(args.base_url, args.function_key, block_size=args.block_mib * MiB,
+    # The run's write token comes from CKPT_TOKEN, never from the command line.
+    with CheckpointClient(args.base_url, block_size=args.block_mib * MiB,
                           max_workers=args.workers, progress=False) as client:
         t0 = time.perf_counter()
         # world_size=2 uploads without committing: the commit is not part of the transfer time.

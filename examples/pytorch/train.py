@@ -8,6 +8,7 @@ On start the job resumes from the run's latest COMMITTED checkpoint: kill it at 
 (SIGKILL included), start it again, and it ends with the same parameters, bit for bit, as a run
 that was never interrupted.
 
+    export CKPT_TOKEN=$(ckptvault token create demo --scope write)   # the launcher, with the admin key
     /usr/bin/python3 examples/pytorch/train.py --base-url http://127.0.0.1:7071 --run-id demo \\
         --steps 40 --every 5 --workdir /tmp/demo --out /tmp/demo/final.bin
 
@@ -17,7 +18,8 @@ by rank 0 once every rank's file is complete) and resumes from the newest ``DIR/
 its ``.metadata``; ``ckptvault sync --format dcp --watch DIR`` uploads them. (torch 1.13 has no
 torch.distributed.checkpoint: the files are torch.save pickles in DCP's names, not DCP's format.)
 
-Credentials: ``--token`` (default ``CKPT_TOKEN``), a write token of the run.
+Credentials: a write token of the run in ``CKPT_TOKEN`` (or ``--token``), issued by the launcher with
+the admin key (``ckptvault token create RUN --scope write``); the ranks never need the admin key.
 
 PyTorch comes from Debian (apt-get install python3-torch), seen by /usr/bin/python3 only.
 """
@@ -142,8 +144,7 @@ def worker_local(rank, args, model, params, optimizer, log):
 
 def worker_service(rank, args, model, params, optimizer, log):
     world = args.world_size
-    client = CheckpointClient(args.base_url, args.function_key, token=args.token, progress=False,
-                              block_size=args.block_kib * 1024)
+    client = CheckpointClient(args.base_url, token=args.token, progress=False, block_size=args.block_kib * 1024)
     rank_dir = os.path.join(args.workdir, "rank-%05d" % rank)
 
     start = 0
@@ -237,9 +238,8 @@ def free_port():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", help="the app's root, e.g. http://127.0.0.1:7071")
-    parser.add_argument("--token", default=os.environ.get("CKPT_TOKEN"), help="run token (default: CKPT_TOKEN)")
-    parser.add_argument("--function-key", default=os.environ.get("CKPT_FUNCTION_KEY"),
-                        help="older deployments without run tokens")
+    parser.add_argument("--token", default=os.environ.get("CKPT_TOKEN"),
+                        help="write token of the run (default: CKPT_TOKEN, where a launcher puts it)")
     parser.add_argument("--run-id")
     parser.add_argument("--local-dir", help="no service: write DIR/step-N in the DCP layout (for ckptvault sync)")
     parser.add_argument("--steps", type=int, default=40)
@@ -254,6 +254,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.local_dir and not (args.base_url and args.run_id and args.workdir):
         parser.error("--base-url, --run-id and --workdir are required unless --local-dir is given")
+    if not args.local_dir and not args.token:
+        # One line saying what to do, instead of a rank's 401 traceback after the processes started.
+        parser.error("no run token: set CKPT_TOKEN to a write token of the run (ckptvault token create RUN "
+                     "--scope write, with the admin key)")
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", str(free_port()))
     mp.spawn(worker, args=(args,), nprocs=args.world_size, join=True)

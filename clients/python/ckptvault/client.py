@@ -28,10 +28,10 @@ class CheckpointClient:
     """Client for one ckptvault app.
 
     ``base_url`` is the app's root (``http://127.0.0.1:7071``, ``https://<app>.azurewebsites.net``).
-    Credentials: ``token``, a run token (``CKPT_TOKEN`` from the environment when neither ``token``
-    nor ``function_key`` is given), is sent as ``Authorization: Bearer`` on the run's routes;
-    ``admin_key`` as ``x-functions-key`` on admin routes (runs list, policy, pin, delete, tokens);
-    ``function_key`` (older deployments) as ``x-functions-key`` where no token or admin key applies.
+    Credentials: ``token``, a run token (``CKPT_TOKEN`` from the environment when ``token`` is not
+    given), is sent as ``Authorization: Bearer`` on the run's routes; ``admin_key`` as
+    ``x-functions-key`` on admin routes only (runs list, policy, pin, delete, tokens). A training
+    node needs only the token; the admin key stays with whoever issues tokens (docs/access.md).
     No credential is ever sent over plain ``http://`` except to a loopback host (ValueError), and
     none goes to storage: blob requests carry only their SAS URL.
 
@@ -42,7 +42,7 @@ class CheckpointClient:
     ``clock`` (seconds since the epoch) decides when write/read URLs are close to expiry.
     """
 
-    def __init__(self, base_url, function_key=None, *, token=None, admin_key=None, block_size=8 * MiB,
+    def __init__(self, base_url, *, token=None, admin_key=None, block_size=8 * MiB,
                  single_put_limit=None, max_workers=8, max_files_in_flight=4, url_minutes=30, refresh_margin=120.0,
                  retry=None, timeout=120.0, commit_timeout=120.0, progress=None, on_progress=None,
                  clock=time.time):
@@ -50,12 +50,11 @@ class CheckpointClient:
             raise ValueError("block_size must be between 1 byte and 4000 MiB")
         root = base_url.rstrip("/")
         self.api_url = root if root.endswith("/api") else root + "/api"
-        if token is None and function_key is None:
+        if token is None:
             token = os.environ.get("CKPT_TOKEN") or None
-        self.function_key = function_key
         self.token = token
         self.admin_key = admin_key
-        _check_transport(self.api_url, token or admin_key or function_key)
+        _check_transport(self.api_url, token or admin_key)
         self.block_size = int(block_size)
         self.single_put_limit = int(block_size if single_put_limit is None else single_put_limit)
         self.max_workers = max_workers
@@ -102,12 +101,14 @@ class CheckpointClient:
 
     def commit(self, run_id, step, manifest, wait=True, timeout=None):
         """POST .../commit with ``manifest`` ({"files", "metrics"?, "metadata"?}; "step" is filled in).
+        Every file needs ``path``, ``size`` and ``etag`` (what upload_checkpoint returns); a file
+        without ``etag`` raises CheckpointError ``InvalidManifest`` naming ``files[i].etag``.
 
         The answer is the checkpoint. With ``wait`` a 202 (COMMITTING: files not yet seen) is followed
         until the checkpoint is COMMITTED, or CheckpointError ``CommitTimeout`` after ``timeout`` s.
         """
         body = {"step": int(step),
-                "files": [_manifest_file(f) for f in manifest["files"]],
+                "files": [_manifest_file(i, f) for i, f in enumerate(manifest["files"])],
                 "metrics": dict(manifest.get("metrics") or {}),
                 "metadata": dict(manifest.get("metadata") or {})}
         if "step" in manifest and int(manifest["step"]) != int(step):
@@ -242,8 +243,8 @@ class CheckpointClient:
             sizes[rel] = os.path.getsize(local)
 
         def fetch(pending):
-            # Only files still being written: asking for a URL tells the service a new write of
-            # that path is coming, and it discards what is stored there.
+            # Only files whose last write has not been sent: the others need no URL, and a service
+            # that predates conditional discard would delete what that write stored.
             resp = self._request_uploads(run_id, step, [{"path": p, "size": sizes[p]} for p in pending])
             answer = resp.json()
             return {u["path"]: u["url"] for u in answer["uploads"]}, answer.get("expiresOn"), resp.header("date")
@@ -271,7 +272,11 @@ class CheckpointClient:
             progress.add(len(data))
         else:
             resp = self._upload_blocks(book, rel, local, size, hasher, progress)
-        entry = {"path": rel, "size": size, "etag": resp.header("etag")}
+        etag = resp.header("etag")
+        if not etag:
+            # The commit names each file's write by its ETag; without one this upload cannot be committed.
+            raise CheckpointError("NoETag", "storage answered the last write of %s without an ETag" % rel)
+        entry = {"path": rel, "size": size, "etag": etag}
         if hasher:
             entry["sha256"] = hasher.hexdigest()
         return entry
@@ -428,14 +433,12 @@ class CheckpointClient:
     def _api(self, method, route, body=None, ok=(200,), admin=False):
         url = self.api_url + route
         headers = {"accept": "application/json"}
-        # Each route gets the one credential it accepts: admin routes the admin key, run routes the
-        # run token; the function key only where neither is set (deployments without tokens).
+        # Each route gets the one credential it accepts, so a run token never reaches an admin
+        # route and the admin key never a run route (where it opens nothing anyway).
         if admin and self.admin_key:
             headers["x-functions-key"] = self.admin_key
         elif not admin and self.token:
             headers["authorization"] = "Bearer " + self.token
-        elif self.function_key:
-            headers["x-functions-key"] = self.function_key
         data = None
         if body is not None:
             # allow_nan=False: NaN/Infinity are not JSON; fail here, not with a 400 from the service.
@@ -545,7 +548,8 @@ class _UrlBook:
 
     def finishing(self, rel):
         """``rel``'s last write (Put Blob, Put Block List) is about to be sent: renewals stop asking
-        for it, since asking discards what is stored and that write may land first."""
+        for it. The service now discards only an earlier attempt's leftover, but services before
+        that discarded whatever was stored, which a renewal racing this write would have deleted."""
         with self._lock:
             if self._pending is not None:
                 self._pending.discard(rel)
@@ -638,10 +642,12 @@ def manifest_from(rank_results, metrics=None, metadata=None):
     return manifest
 
 
-def _manifest_file(f):
-    out = {"path": f["path"], "size": int(f["size"])}
-    if f.get("etag"):
-        out["etag"] = f["etag"]
+def _manifest_file(index, f):
+    if not f.get("etag"):
+        # The service refuses it the same way; failing here names the file before anything is sent.
+        raise CheckpointError("InvalidManifest", "files[%d].etag is required: the ETag the last write of %s "
+                              "answered" % (index, f.get("path")), target="files[%d].etag" % index)
+    out = {"path": f["path"], "size": int(f["size"]), "etag": f["etag"]}
     if f.get("sha256"):
         out["sha256"] = f["sha256"]
     return out

@@ -4,10 +4,10 @@ The tests talk to a real ckptvault local host and a real Azurite (CKPT_BASE_URL,
 PythonClientIT during `mvn verify`, or by hand against scripts/run-local.sh). Faults are injected
 on the wire by FaultProxy, never by patching the client.
 
-The app's run routes demand a run token. With CKPT_ADMIN_KEY set, BASE_URL is a LauncherProxy in
-front of the app that does what a job launcher does: it issues one write token per run through
-the admin route and hands it on (Authorization: Bearer) with every request of that run that
-carries no credential of its own.
+The app's run routes demand a run token and its admin routes the admin key (CKPT_ADMIN_KEY). The
+tests do what a job launcher does: token_for(run) issues a token of the run through the admin
+route, and each client, CLI command, sync or trainer is handed the token of its run explicitly
+(``client(token=...)``, ``CKPT_TOKEN`` in rank_env/operator_env). Nothing adds credentials on the way.
 """
 
 import hashlib
@@ -31,19 +31,23 @@ sys.path.insert(0, CLIENT_DIR)
 
 from ckptvault import CheckpointClient, CheckpointError, RetryPolicy  # noqa: E402
 
-APP_URL = os.environ.get("CKPT_BASE_URL")
+BASE_URL = os.environ.get("CKPT_BASE_URL")
 ADMIN_KEY = os.environ.get("CKPT_ADMIN_KEY")
-FUNCTION_KEY = os.environ.get("CKPT_FUNCTION_KEY")
 KiB = 1024
+
+# Every client here is handed its run's token; one exported in the shell that runs the tests must
+# not stand in for it (CheckpointClient reads CKPT_TOKEN when given no token).
+os.environ.pop("CKPT_TOKEN", None)
 
 
 def require_stack():
-    if not APP_URL:
+    if not BASE_URL:
         raise unittest.SkipTest("CKPT_BASE_URL is not set: run through `mvn verify` (PythonClientIT) "
                                 "or against scripts/run-local.sh with CKPT_BASE_URL=http://127.0.0.1:PORT")
     if not ADMIN_KEY:
         raise RuntimeError("CKPT_ADMIN_KEY is not set: the tests issue run tokens with the app's admin key "
-                           "(scripts/run-local.sh keeps a development one in .azurite/admin-key)")
+                           "(scripts/run-local.sh logs where it keeps its own: .azurite/admin-key, or a temporary "
+                           "file with --data :memory:)")
 
 
 def new_run_id(name):
@@ -51,11 +55,31 @@ def new_run_id(name):
 
 
 def client(base_url=None, **kwargs):
-    """A client with small blocks (tests stay small) and fast retries."""
+    """A client with small blocks (tests stay small) and fast retries; credentials only as given
+    (``token=token_for(run)``, ``admin_key=ADMIN_KEY``)."""
     kwargs.setdefault("block_size", 64 * KiB)
     kwargs.setdefault("retry", RetryPolicy(attempts=5, base_delay=0.05, max_delay=0.5))
     kwargs.setdefault("progress", False)
-    return CheckpointClient(base_url or BASE_URL, FUNCTION_KEY, **kwargs)
+    return CheckpointClient(base_url or BASE_URL, **kwargs)
+
+
+def admin_client(base_url=None, **kwargs):
+    """A client holding the admin key only: admin routes (tokens, pins, policies, deletes)."""
+    return client(base_url, admin_key=ADMIN_KEY, **kwargs)
+
+
+_tokens = {}
+_tokens_lock = threading.Lock()
+
+
+def token_for(run, scope="write"):
+    """A ``scope`` token of ``run``, issued through the admin route as a job launcher does, once per
+    (run, scope) in this process. A test that revokes a run's tokens uses a run of its own."""
+    with _tokens_lock:
+        if (run, scope) not in _tokens:
+            with admin_client() as c:
+                _tokens[(run, scope)] = c.create_token(run, scope, ttl_minutes=240)["token"]
+        return _tokens[(run, scope)]
 
 
 def payload(size, seed):
@@ -88,99 +112,6 @@ def read_tree(root):
     return out
 
 
-class LauncherProxy:
-    """What a job launcher does for the ranks it starts, as an HTTP proxy in front of the app.
-
-    A request under /api/runs/{run} without an Authorization or x-functions-key header gets a write
-    token of that run, issued once per run with the admin key (POST /api/manage/runs/{run}/tokens)
-    and then reused. Everything else passes unchanged; the admin key never leaves this process
-    except to the token route.
-    """
-
-    RUN = re.compile(r"^/api/runs/([^/?]+)")
-
-    def __init__(self, app_url, admin_key):
-        self.app = urllib.parse.urlsplit(app_url)
-        self.admin_key = admin_key
-        self.tokens = {}
-        self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _handle(self):
-                proxy._serve(self)
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
-
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request, client_address):
-                # A trainer killed on purpose (the PyTorch test) leaves its connections broken: not news.
-                if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-                    super().handle_error(request, client_address)
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = "http://127.0.0.1:%d" % self.server.server_address[1]
-
-    def _call(self, method, path, body, headers):
-        conn = http.client.HTTPConnection(self.app.netloc, timeout=120)
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            resp = conn.getresponse()
-            return resp.status, resp.getheaders(), resp.read()
-        finally:
-            conn.close()
-
-    def token(self, run):
-        """(token, None), or (None, the app's answer) when it would not issue one."""
-        with self._lock:
-            if run in self.tokens:
-                return self.tokens[run], None
-            answer = self._call("POST", "/api/manage/runs/%s/tokens" % urllib.parse.quote(run, safe=""),
-                                json.dumps({"scope": "write", "ttlMinutes": 240}).encode(),
-                                {"content-type": "application/json", "x-functions-key": self.admin_key})
-            if answer[0] != 200:
-                return None, answer
-            self.tokens[run] = json.loads(answer[2])["token"]
-            return self.tokens[run], None
-
-    def _serve(self, handler):
-        length = int(handler.headers.get("content-length") or 0)
-        body = handler.rfile.read(length) if length else None
-        headers = {k: v for k, v in handler.headers.items()
-                   if k.lower() not in ("host", "connection", "content-length")}
-        answer = None
-        m = self.RUN.match(handler.path)
-        credentialed = any(k.lower() in ("authorization", "x-functions-key") for k in headers)
-        if m and not credentialed:
-            token, refused = self.token(urllib.parse.unquote(m.group(1)))
-            if token:
-                headers["authorization"] = "Bearer " + token
-            else:
-                answer = refused
-        if answer is None:
-            answer = self._call(handler.command, handler.path,
-                                body if body or handler.command in ("PUT", "POST") else None, headers)
-        status, response_headers, data = answer
-        handler.send_response(status)
-        for name, value in response_headers:
-            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                handler.send_header(name, value)
-        handler.send_header("content-length", str(len(data)))
-        handler.end_headers()
-        if handler.command != "HEAD":
-            handler.wfile.write(data)
-
-
-BASE_URL = LauncherProxy(APP_URL, ADMIN_KEY).base_url if APP_URL and ADMIN_KEY else APP_URL
-
-
 class Exchange:
     """One request through the proxy, as the rules and the tests see it."""
 
@@ -192,6 +123,7 @@ class Exchange:
         self.body = body
         self.headers = headers or {}  # request headers, names in lower case
         self.status = None
+        self.response_headers = {}  # names in lower case, once answered
 
     def params(self):
         return urllib.parse.parse_qs(self.query)
@@ -319,6 +251,7 @@ class FaultProxy:
             with self._lock:
                 self.active -= 1
         status, headers, data = answer
+        ex.response_headers = {k.lower(): v for k, v in headers.items()}
         ex.status = status
         handler.send_response(status)
         for name, value in headers.items():
@@ -348,12 +281,23 @@ class FaultProxy:
 
 
 def cli_env(url=None, **extra):
-    """Environment for a ``python -m ckptvault`` child: this checkout's client, no stray credentials."""
+    """Environment for a ``python -m ckptvault`` child: this checkout's client, no credential but
+    those in ``extra`` (CKPT_TOKEN=..., CKPT_ADMIN_KEY=...)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CKPT_")}
     env["PYTHONPATH"] = CLIENT_DIR + os.pathsep + env.get("PYTHONPATH", "")
     env["CKPT_URL"] = url or BASE_URL
     env.update({k: v for k, v in extra.items() if v is not None})
     return env
+
+
+def rank_env(run, url=None):
+    """What a launcher hands a training process or a sync of ``run``: the run's write token, no admin key."""
+    return cli_env(url, CKPT_TOKEN=token_for(run))
+
+
+def operator_env(run, url=None):
+    """An operator's shell working on ``run``: its write token and the admin key."""
+    return cli_env(url, CKPT_TOKEN=token_for(run), CKPT_ADMIN_KEY=ADMIN_KEY)
 
 
 def cli_command(*args):
@@ -454,7 +398,7 @@ class KillingSync:
             self._n = self._blocks = self._commits = 0
             self.launches += 1
         cmd = cli_command("sync", "--run", self.run, "--watch", self.watch, *self.args, *(["--once"] if once else []))
-        self.proc = subprocess.Popen(cmd, env=cli_env(self.proxy.base_url), stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd, env=rank_env(self.run, self.proxy.base_url), stdout=subprocess.PIPE,
                                      stderr=log if log is not None else subprocess.DEVNULL, text=True)
         self.test.addCleanup(self._reap, self.proc)
         return self.proc
@@ -522,7 +466,7 @@ def read_log(log):
 
 def checkpoint_states(run):
     """{step: state} of every checkpoint of ``run`` on the service."""
-    with client() as c:
+    with client(token=token_for(run, "read")) as c:
         try:
             return {cp["step"]: cp["state"] for cp in c.checkpoints(run, limit=1000)["checkpoints"]}
         except CheckpointError as e:
@@ -542,7 +486,7 @@ def assert_synced(test, run, local_dirs, unfinished, exchanges):
     test.assertEqual({s: "COMMITTED" for s in local_dirs}, {s: states.get(s) for s in local_dirs})
     for step in unfinished:
         test.assertNotIn(step, states, "unfinished step %d reached the service" % step)
-    with client() as c, tempfile.TemporaryDirectory(prefix="ckptvault-verify-") as tmp:
+    with client(token=token_for(run, "read")) as c, tempfile.TemporaryDirectory(prefix="ckptvault-verify-") as tmp:
         for step, folder in sorted(local_dirs.items()):
             dest = os.path.join(tmp, str(step))
             c.download_checkpoint(run, step, dest)
@@ -553,6 +497,7 @@ def assert_synced(test, run, local_dirs, unfinished, exchanges):
                              "step %d: committed content differs from %s" % (step, folder))
     if exchanges is None:
         return
+    assert_commits_name_their_writes(test, exchanges)
     for step in local_dirs:
         reached = [ex for ex in exchanges if is_commit(ex) and exchange_step(ex) == step
                    and not getattr(ex, "killed_before", False)]
@@ -566,3 +511,29 @@ def assert_synced(test, run, local_dirs, unfinished, exchanges):
         test.assertEqual([], again, "step %d was uploaded again after it was committed" % step)
     for step in unfinished:
         test.assertEqual([], [describe(ex) for ex in exchanges if exchange_step(ex) == step])
+
+
+def is_last_write(ex):
+    """A Put Blob or Put Block List: the write whose ETag names the file's content."""
+    return ex.kind == "blob" and ex.method == "PUT" and ("comp=blocklist" in ex.query or "comp=" not in ex.query)
+
+
+def assert_commits_name_their_writes(test, exchanges):
+    """Every file of every commit sent carries the ETag that storage answered to the last write of
+    that blob seen before the commit (``exchanges``: a proxy's log, in request order)."""
+    commits = [ex for ex in exchanges if is_commit(ex)]
+    test.assertTrue(commits, "no commit was sent")
+    written = {}
+    for ex in exchanges:
+        if is_last_write(ex) and ex.status is not None and 200 <= ex.status < 300:
+            written[ex.path] = ex.response_headers.get("etag")
+        elif is_commit(ex):
+            manifest = json.loads(ex.body)
+            run = urllib.parse.unquote(re.match(r"/api/runs/([^/]+)/", ex.path).group(1))
+            for i, f in enumerate(manifest["files"]):
+                suffix = "/%s/step-%012d/%s" % (run, manifest["step"], f["path"])
+                blob = [p for p in written if p.endswith(suffix)]
+                test.assertTrue(f.get("etag"), "%s: files[%d] has no etag" % (describe(ex), i))
+                if blob:
+                    test.assertEqual(written[blob[0]], f["etag"],
+                                     "%s: files[%d] names another write than the last one" % (describe(ex), i))

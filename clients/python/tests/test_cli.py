@@ -11,8 +11,8 @@ import tempfile
 import threading
 import unittest
 
-from support import (CLIENT_DIR, FaultProxy, KiB, cli_command, cli_env, closed_port, new_run_id, payload,
-                     read_tree, require_stack, run_cli, wait_for, write_files)
+from support import (ADMIN_KEY, BASE_URL, CLIENT_DIR, FaultProxy, KiB, cli_command, cli_env, closed_port,
+                     new_run_id, payload, read_tree, require_stack, run_cli, token_for, wait_for, write_files)
 
 
 def setUpModule():
@@ -24,10 +24,22 @@ def is_put_block(ex):
 
 
 class CliTest(unittest.TestCase):
+    """Commands run as an operator's shell: CKPT_ADMIN_KEY, and CKPT_TOKEN with a write token of the
+    run the test made with new_run (docs/cli.md, the launcher flow)."""
+
     def setUp(self):
         tmp = tempfile.TemporaryDirectory(prefix="ckptvault-cli-")
         self.addCleanup(tmp.cleanup)
         self.tmp = tmp.name
+        self.token = None
+
+    def new_run(self, name):
+        run = new_run_id(name)
+        self.token = token_for(run)
+        return run
+
+    def env(self, url=None):
+        return cli_env(url, CKPT_TOKEN=self.token, CKPT_ADMIN_KEY=ADMIN_KEY)
 
     def folder(self, name, files=None):
         path = os.path.join(self.tmp, name)
@@ -35,20 +47,19 @@ class CliTest(unittest.TestCase):
         return write_files(path, files or {})
 
     def proxy(self):
-        from support import BASE_URL
         proxy = FaultProxy(BASE_URL)
         self.addCleanup(proxy.close)
         return proxy
 
-    def ok(self, *args, **kwargs):
-        result = run_cli(*args, **kwargs)
+    def ok(self, *args, url=None):
+        result = run_cli(*args, env=self.env(url))
         self.assertEqual(0, result.returncode, "ckptvault %s failed:\n%s%s" % (
             " ".join(map(str, args)), result.stdout, result.stderr))
         self.assertNotIn("Traceback", result.stderr)
         return result
 
-    def fails(self, code, *args, **kwargs):
-        result = run_cli(*args, **kwargs)
+    def fails(self, code, *args, url=None):
+        result = run_cli(*args, env=self.env(url))
         self.assertEqual(code, result.returncode, "ckptvault %s: expected exit %d:\n%s%s" % (
             " ".join(map(str, args)), code, result.stdout, result.stderr))
         self.assertNotIn("Traceback", result.stderr)
@@ -63,7 +74,7 @@ class CliTest(unittest.TestCase):
 
 class FirstCheckpointTest(CliTest):
     def test_upload_ls_show_latest_download_and_plan_round_trip_a_first_checkpoint(self):
-        run = new_run_id("cli-first")
+        run = self.new_run("cli-first")
         files = {"model.bin": payload(3 * 64 * KiB + 5, 1), "__0_0.distcp": payload(100, 2),
                  "epoch=0-step=100.ckpt": payload(10, 3), ".metadata": b"{}"}
 
@@ -97,7 +108,7 @@ class FirstCheckpointTest(CliTest):
         self.assertRegex(plan.stdout, r"100\s+COMMITTED\s+keep\s+latest")
 
     def test_json_output_is_one_document_per_command_without_urls(self):
-        run = new_run_id("cli-json")
+        run = self.new_run("cli-json")
         committed = self.json_of("upload", run, 7, self.folder("src", {"a.bin": b"abc", "__0.distcp": b"d"}),
                                  "--metric", "loss=1")
         self.assertEqual(("COMMITTED", 7, {"loss": 1.0}), (committed["state"], committed["step"], committed["metrics"]))
@@ -124,7 +135,7 @@ class FirstCheckpointTest(CliTest):
         self.assertIs(False, self.json_of("unpin", run, 7)["pinned"])
 
     def test_runs_table_lists_the_run_with_its_latest_step(self):
-        run = new_run_id("cli-runs")
+        run = self.new_run("cli-runs")
         self.upload(run, 3, {"a": b"1"})
         lines = self.ok("runs").stdout.splitlines()
         self.assertEqual(["RUN", "LATEST", "CHECKPOINTS", "BYTES", "CREATED"], lines[0].split())
@@ -135,7 +146,7 @@ class FirstCheckpointTest(CliTest):
 
 class RetentionCommandsTest(CliTest):
     def test_policy_set_replaces_the_set_fields_and_get_shows_the_effective_policy(self):
-        run = new_run_id("cli-policy")
+        run = self.new_run("cli-policy")
         self.upload(run, 1, {"a": b"1"})
         answer = self.json_of("policy", "set", run, "--keep-last", 5, "--keep-best", "val:loss:min:2",
                               "--action", "cool")
@@ -152,7 +163,7 @@ class RetentionCommandsTest(CliTest):
         self.assertEqual("delete", again["retention"]["action"])
 
     def test_a_policy_the_service_refuses_exits_1_with_its_code_and_field(self):
-        run = new_run_id("cli-badpolicy")
+        run = self.new_run("cli-badpolicy")
         self.upload(run, 1, {"a": b"1"})
         result = self.fails(1, "policy", "set", run, "--keep-last", 0)
         self.assertIn("InvalidPolicy", result.stderr)
@@ -160,7 +171,7 @@ class RetentionCommandsTest(CliTest):
         self.assertIn("(HTTP 400)", result.stderr)
 
     def test_pin_and_the_only_committed_checkpoint_need_force_to_delete(self):
-        run = new_run_id("cli-delete")
+        run = self.new_run("cli-delete")
         self.upload(run, 1, {"a": b"1"})
         self.upload(run, 2, {"a": b"2"})
         self.assertIn("pinned %s step 1" % run, self.ok("pin", run, 1).stdout)
@@ -180,7 +191,7 @@ class RetentionCommandsTest(CliTest):
 
 class ExitCodeTest(CliTest):
     def test_no_committed_checkpoint_and_unknown_step_exit_3(self):
-        run = new_run_id("cli-none")
+        run = self.new_run("cli-none")
         result = self.fails(3, "latest", run)
         self.assertIn("ckptvault: NoCommittedCheckpoint: run %s has no committed checkpoint" % run, result.stderr)
         self.assertEqual("", result.stdout)
@@ -192,7 +203,7 @@ class ExitCodeTest(CliTest):
         self.assertIn("required", self.fails(2, "ls").stderr)
         self.assertIn("not a number", self.fails(2, "upload", "r", 1, self.tmp, "--metric", "loss=abc").stderr)
         self.assertIn("whole number", self.fails(2, "show", "r", "ten").stderr)
-        no_url = subprocess.run(cli_command("ls", "r"), env={**cli_env(), "CKPT_URL": ""}, capture_output=True,
+        no_url = subprocess.run(cli_command("ls", "r"), env={**self.env(), "CKPT_URL": ""}, capture_output=True,
                                 text=True, timeout=60)
         self.assertEqual(2, no_url.returncode)
         self.assertIn("CKPT_URL", no_url.stderr)
@@ -205,7 +216,7 @@ class ExitCodeTest(CliTest):
         self.assertIn("refused", result.stderr.lower())
 
     def test_a_refused_write_exits_1_with_the_services_code(self):
-        run = new_run_id("cli-refused")
+        run = self.new_run("cli-refused")
         self.upload(run, 1, {"a": b"1"})
         result = self.fails(1, "upload", run, 1, self.folder("other", {"a": b"2"}))
         self.assertIn("CheckpointCommitted", result.stderr)
@@ -225,7 +236,7 @@ class ExitCodeTest(CliTest):
                                  json.loads(result.stdout), "--json: the error is the one document on stdout")
 
     def test_a_corrupted_download_exits_1_with_sha256_mismatch(self):
-        run = new_run_id("cli-corrupt")
+        run = self.new_run("cli-corrupt")
         self.upload(run, 1, {"a.bin": payload(1000, 4)})
         proxy = self.proxy()
         proxy.after.append(lambda ex, status, headers, body: (
@@ -236,13 +247,13 @@ class ExitCodeTest(CliTest):
         self.assertEqual({}, read_tree(dest) if os.path.isdir(dest) else {})
 
     def test_ctrl_c_during_an_upload_exits_130_without_a_traceback(self):
-        run = new_run_id("cli-sigint")
+        run = self.new_run("cli-sigint")
         src = self.folder("src", {"big.bin": payload(4 * 64 * KiB, 5)})
         proxy = self.proxy()
         release = threading.Event()
         self.addCleanup(release.set)
         proxy.before.append(lambda ex: (release.wait(30), None)[1] if is_put_block(ex) else None)
-        proc = subprocess.Popen(cli_command("upload", run, 1, src, "--block-kib", 64), env=cli_env(proxy.base_url),
+        proc = subprocess.Popen(cli_command("upload", run, 1, src, "--block-kib", 64), env=self.env(proxy.base_url),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         wait_for(lambda: proxy.exchanges(is_put_block), what="the first block upload")
@@ -255,12 +266,12 @@ class ExitCodeTest(CliTest):
 
 class TerminalTest(CliTest):
     def test_upload_and_download_on_a_terminal_show_a_progress_bar_with_rate_and_time_left(self):
-        run = new_run_id("cli-tty")
+        run = self.new_run("cli-tty")
         src = self.folder("src", {"big.bin": payload(24 * 64 * KiB, 6)})
         for args in (("upload", run, 1, src), ("download", run, 1, os.path.join(self.tmp, "d"))):
             with self.subTest(command=args[0]):
                 master, slave = pty.openpty()
-                proc = subprocess.Popen(cli_command(*args, "--block-kib", 64), env=cli_env(), stdout=subprocess.PIPE,
+                proc = subprocess.Popen(cli_command(*args, "--block-kib", 64), env=self.env(), stdout=subprocess.PIPE,
                                         stderr=slave, text=False)
                 os.close(slave)
                 seen = b""
@@ -284,7 +295,7 @@ class TerminalTest(CliTest):
                 self.assertIn("/1.5 MiB 100%", text)
 
     def test_no_progress_bar_when_stderr_is_not_a_terminal(self):
-        run = new_run_id("cli-notty")
+        run = self.new_run("cli-notty")
         result = self.ok("upload", run, 1, self.folder("src", {"big.bin": payload(2 * 64 * KiB, 7)}), "--block-kib", 64)
         self.assertEqual("", result.stderr)
 

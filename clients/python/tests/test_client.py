@@ -10,7 +10,8 @@ import time
 import unittest
 import urllib.parse
 
-from support import (FaultProxy, KiB, client, new_run_id, payload, read_tree, require_stack, write_files)
+from support import (BASE_URL, FaultProxy, KiB, assert_commits_name_their_writes, client, new_run_id, payload,
+                     read_tree, require_stack, token_for, write_files)
 
 from ckptvault import CheckpointError, manifest_from
 
@@ -39,7 +40,7 @@ class TempDirs(unittest.TestCase):
         return path
 
     def proxy(self):
-        proxy = FaultProxy(client().api_url[: -len("/api")])
+        proxy = FaultProxy(BASE_URL)
         self.addCleanup(proxy.close)
         return proxy
 
@@ -59,7 +60,7 @@ class UploadAndDownloadTest(TempDirs):
             return None
 
         proxy.before.append(slow_blocks)
-        with client(proxy.base_url, max_workers=4) as c:
+        with client(proxy.base_url, token=token_for(run), max_workers=4) as c:
             result = c.upload_checkpoint(run, 100, src, metrics={"loss": 1.5})
 
         self.assertEqual("COMMITTED", result["checkpoint"]["state"])
@@ -70,8 +71,9 @@ class UploadAndDownloadTest(TempDirs):
         by_path = {f["path"]: f for f in result["files"]}
         self.assertEqual(hashlib.sha256(files["model.bin"]).hexdigest(), by_path["model.bin"]["sha256"])
         self.assertTrue(by_path["model.bin"]["etag"])
+        assert_commits_name_their_writes(self, proxy.exchanges())
 
-        with client() as c:
+        with client(token=token_for(run)) as c:
             latest = c.latest(run)
             self.assertEqual(100, latest["step"])
             self.assertEqual({"loss": 1.5}, latest["metrics"])
@@ -82,10 +84,10 @@ class UploadAndDownloadTest(TempDirs):
     def test_block_download_of_a_numbered_step_is_parallel_and_verified(self):
         run = new_run_id("rangeddl")
         files = {"shard.bin": payload(4 * 64 * KiB + 7, 2)}
-        with client() as c:
+        with client(token=token_for(run)) as c:
             c.upload_checkpoint(run, 5, write_files(self.folder("src"), files))
         proxy = self.proxy()
-        with client(proxy.base_url) as c:
+        with client(proxy.base_url, token=token_for(run)) as c:
             checkpoint = c.download_checkpoint(run, 5, self.folder("dest"))
         self.assertEqual(5, checkpoint["step"])
         ranged = proxy.exchanges(lambda ex: ex.kind == "blob" and ex.method == "GET")
@@ -95,7 +97,7 @@ class UploadAndDownloadTest(TempDirs):
     def test_non_blocking_upload_returns_a_future_of_the_committed_checkpoint(self):
         run = new_run_id("async")
         src = write_files(self.folder("src"), {"w.bin": payload(3 * 64 * KiB, 3)})
-        with client() as c:
+        with client(token=token_for(run)) as c:
             future = c.upload_checkpoint_async(run, 7, src, metrics={"loss": 0.25})
             result = future.result(timeout=120)
             self.assertEqual("COMMITTED", result["checkpoint"]["state"])
@@ -114,7 +116,7 @@ class RetryTest(TempDirs):
         block_503 = proxy.answer_once(is_put_block, 503, b"", {"x-ms-error-code": "ServerBusy"})
         commit_503 = proxy.answer_once(lambda ex: ex.kind == "api" and ex.path.endswith("/commit"), 503)
 
-        with client(proxy.base_url) as c:
+        with client(proxy.base_url, token=token_for(run)) as c:
             result = c.upload_checkpoint(run, 1, src)
 
         self.assertEqual("COMMITTED", result["checkpoint"]["state"])
@@ -122,14 +124,15 @@ class RetryTest(TempDirs):
         failed_block = block_503[0].params()["blockid"]
         retried = [ex for ex in proxy.exchanges(is_put_block) if ex.params()["blockid"] == failed_block]
         self.assertEqual([503, 201], [ex.status for ex in retried])
-        with client() as c:
+        with client(token=token_for(run)) as c:
             c.download_checkpoint(run, 1, self.folder("dest"))
         self.assertEqual(files, read_tree(self.folder("dest")))
 
     def test_a_service_error_is_raised_with_its_code_and_message(self):
-        with client() as c:
+        run = new_run_id("bad")
+        with client(token=token_for(run)) as c:
             with self.assertRaises(CheckpointError) as caught:
-                c.request_uploads(new_run_id("bad"), 1, [{"path": "../escape.bin", "size": 1}])
+                c.request_uploads(run, 1, [{"path": "../escape.bin", "size": 1}])
         self.assertEqual(400, caught.exception.status)
         self.assertEqual("InvalidPath", caught.exception.code)
         self.assertIn("files[0].path", caught.exception.message + str(caught.exception.target))
@@ -139,7 +142,7 @@ class RetryTest(TempDirs):
         src = write_files(self.folder("src"), {"a.txt": b"abc"})
         proxy = self.proxy()
         proxy.before.append(lambda ex: (503, {"x-ms-error-code": "ServerBusy"}, b"") if ex.kind == "blob" else None)
-        with client(proxy.base_url) as c:
+        with client(proxy.base_url, token=token_for(run)) as c:
             with self.assertRaises(CheckpointError) as caught:
                 c.upload_checkpoint(run, 1, src)
         self.assertEqual(503, caught.exception.status)
@@ -172,7 +175,7 @@ class UrlRefreshTest(TempDirs):
         src = write_files(self.folder("src"), files)
         proxy = self.proxy()
         proxy.after.append(spoil_first_uploads_answer())
-        with client(proxy.base_url, max_workers=1) as c:
+        with client(proxy.base_url, token=token_for(run), max_workers=1) as c:
             result = c.upload_checkpoint(run, 3, src)
 
         self.assertEqual("COMMITTED", result["checkpoint"]["state"])
@@ -180,7 +183,7 @@ class UrlRefreshTest(TempDirs):
         self.assertEqual(403, statuses[0], "storage refused the spoiled URL")
         self.assertEqual([201] * 4, statuses[1:], "every block went up with the renewed URL")
         self.assertEqual(2, len(proxy.exchanges(is_uploads_call)), "one renewal")
-        with client() as c:
+        with client(token=token_for(run)) as c:
             c.download_checkpoint(run, 3, self.folder("dest"))
         self.assertEqual(files, read_tree(self.folder("dest")))
 
@@ -191,7 +194,7 @@ class UrlRefreshTest(TempDirs):
         files = {"small.bin": payload(1000, 13)}
         proxy = self.proxy()
         proxy.after.append(spoil_first_uploads_answer())
-        with client(proxy.base_url) as c:
+        with client(proxy.base_url, token=token_for(run)) as c:
             result = c.upload_checkpoint(run, 6, write_files(self.folder("src"), files))
         self.assertEqual("COMMITTED", result["checkpoint"]["state"])
         puts = [ex.status for ex in proxy.exchanges(lambda ex: ex.kind == "blob" and ex.method == "PUT")]
@@ -212,7 +215,7 @@ class UrlRefreshTest(TempDirs):
             if done >= 64 * KiB:
                 skew[0] = 29 * 60.0
 
-        with client(proxy.base_url, max_workers=1, url_minutes=30, refresh_margin=120,
+        with client(proxy.base_url, token=token_for(run), max_workers=1, url_minutes=30, refresh_margin=120,
                     on_progress=on_progress, clock=lambda: time.time() + skew[0]) as c:
             result = c.upload_checkpoint(run, 4, src)
 
@@ -225,8 +228,9 @@ class UrlRefreshTest(TempDirs):
 
 
     def test_a_renewal_asks_only_for_files_still_being_written(self):
-        # The service discards what is stored under a path it issues a URL for (a new write is
-        # coming), so a renewal must not name a file that is already written.
+        # A file whose last write is sent needs no new URL, and a service that discards whatever is
+        # stored under a path it issues a URL for (before discard became conditional) would delete
+        # it: a renewal names only files still being written.
         run = new_run_id("renew-pending")
         files = {"big.bin": payload(4 * 64 * KiB, 12), "small.bin": payload(1000, 11)}
         src = write_files(self.folder("src"), files)
@@ -255,8 +259,8 @@ class UrlRefreshTest(TempDirs):
 
         proxy.after.append(after)
         proxy.before.append(before)
-        with client(proxy.base_url, max_workers=1, url_minutes=30, refresh_margin=120, commit_timeout=20,
-                    clock=lambda: time.time() + skew[0]) as c:
+        with client(proxy.base_url, token=token_for(run), max_workers=1, url_minutes=30, refresh_margin=120,
+                    commit_timeout=20, clock=lambda: time.time() + skew[0]) as c:
             result = c.upload_checkpoint(run, 5, src)
 
         self.assertEqual("COMMITTED", result["checkpoint"]["state"])
@@ -264,9 +268,37 @@ class UrlRefreshTest(TempDirs):
         self.assertEqual([["big.bin", "small.bin"], ["big.bin"]], asked)
 
 
+class ManifestEtagTest(TempDirs):
+    # The commit names each file's write by the ETag storage answered to it; the service refuses a
+    # manifest file without one (400 InvalidManifest naming files[i].etag).
+
+    def test_a_manifest_file_without_an_etag_is_refused_before_anything_is_sent(self):
+        run = new_run_id("no-etag")
+        proxy = self.proxy()
+        with client(proxy.base_url, token=token_for(run)) as c:
+            with self.assertRaises(CheckpointError) as caught:
+                c.commit(run, 1, {"files": [{"path": "a.bin", "size": 3, "etag": "\"0x1\""},
+                                            {"path": "b.bin", "size": 3}]})
+        self.assertEqual(("InvalidManifest", "files[1].etag"), (caught.exception.code, caught.exception.target))
+        self.assertEqual([], proxy.exchanges(), "nothing was sent")
+
+    def test_a_write_answered_without_an_etag_is_not_committed(self):
+        run = new_run_id("lost-etag")
+        proxy = self.proxy()
+        proxy.after.append(lambda ex, status, headers, body: (
+            status, {k: v for k, v in headers.items() if k.lower() != "etag"} if ex.kind == "blob" else headers,
+            body))
+        with client(proxy.base_url, token=token_for(run)) as c:
+            with self.assertRaises(CheckpointError) as caught:
+                c.upload_checkpoint(run, 1, write_files(self.folder("src"), {"a.bin": b"abc"}))
+            self.assertEqual("NoETag", caught.exception.code)
+            self.assertIsNone(c.latest(run))
+        self.assertEqual([], proxy.exchanges(lambda ex: ex.path.endswith("/commit")))
+
+
 class DownloadVerificationTest(TempDirs):
     def upload(self, run, files):
-        with client() as c:
+        with client(token=token_for(run)) as c:
             return c.upload_checkpoint(run, 9, write_files(self.folder("src"), files))
 
     def test_a_flipped_byte_is_reported_as_sha256_mismatch_and_no_file_is_left(self):
@@ -283,7 +315,7 @@ class DownloadVerificationTest(TempDirs):
 
                 proxy.after.append(flip)
                 dest = self.folder("dest-" + name)
-                with client(proxy.base_url) as c:
+                with client(proxy.base_url, token=token_for(run)) as c:
                     with self.assertRaises(CheckpointError) as caught:
                         c.download_checkpoint(run, 9, dest, prefix=name)
                 self.assertEqual("Sha256Mismatch", caught.exception.code)
@@ -295,16 +327,17 @@ class DownloadVerificationTest(TempDirs):
         proxy = self.proxy()
         proxy.after.append(lambda ex, status, headers, body: (
             status, headers, body[:-10] if ex.kind == "blob" and ex.method == "GET" else body))
-        with client(proxy.base_url) as c:
+        with client(proxy.base_url, token=token_for(run)) as c:
             with self.assertRaises(CheckpointError) as caught:
                 c.download_checkpoint(run, 9, self.folder("dest"))
         self.assertEqual("SizeMismatch", caught.exception.code)
 
     def test_download_without_a_committed_checkpoint_raises_no_committed_checkpoint(self):
-        with client() as c:
-            self.assertIsNone(c.latest(new_run_id("none")))
+        run = new_run_id("none")
+        with client(token=token_for(run, "read")) as c:
+            self.assertIsNone(c.latest(run))
             with self.assertRaises(CheckpointError) as caught:
-                c.download_checkpoint(new_run_id("none"), "latest", self.folder("dest"))
+                c.download_checkpoint(run, "latest", self.folder("dest"))
         self.assertEqual("NoCommittedCheckpoint", caught.exception.code)
         self.assertEqual(404, caught.exception.status)
 
@@ -320,7 +353,8 @@ class MultiRankTest(TempDirs):
         def rank_main(rank):
             try:
                 src = write_files(self.folder("rank%d" % rank), shards[rank])
-                with client() as c:
+                # Every rank holds the one write token the launcher issued for the run.
+                with client(token=token_for(run)) as c:
                     results[rank] = c.upload_checkpoint(run, 20, src, rank=rank, world_size=2)
             except Exception as e:  # reported below
                 errors.append(e)
@@ -333,7 +367,7 @@ class MultiRankTest(TempDirs):
         self.assertEqual([], errors)
         self.assertIsNone(results[1]["checkpoint"], "with world_size 2 no rank commits on its own")
 
-        with client() as c:
+        with client(token=token_for(run)) as c:
             self.assertIsNone(c.latest(run), "nothing is committed before rank 0 commits")
             committed = c.commit(run, 20, manifest_from(results, metrics={"loss": 0.5},
                                                         metadata={"framework": "test"}))

@@ -14,7 +14,8 @@ import tempfile
 import threading
 import unittest
 
-from support import BASE_URL, FaultProxy, client, exchange_step, is_commit, new_run_id, require_stack
+from support import (BASE_URL, FaultProxy, assert_commits_name_their_writes, client, exchange_step, is_commit,
+                     new_run_id, rank_env, require_stack, token_for)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 TRAINER = os.path.join(REPO, "examples", "pytorch", "train.py")
@@ -48,8 +49,7 @@ class KillAndResumeTest(unittest.TestCase):
         tmp = tempfile.TemporaryDirectory(prefix="ckptvault-torch-")
         self.addCleanup(tmp.cleanup)
         self.tmp = tmp.name
-        self.client = client()
-        self.addCleanup(self.client.close)
+        self.exchanges = []  # what the trainers sent through the killing proxies
 
     def trainer(self, run, name, base_url=BASE_URL):
         cmd = [TORCH_PYTHON, TRAINER, "--base-url", base_url, "--run-id", run, "--steps", str(STEPS),
@@ -57,8 +57,10 @@ class KillAndResumeTest(unittest.TestCase):
                "--out", os.path.join(self.tmp, name + ".bin"), *SHARD]
         log = open(os.path.join(self.tmp, name + ".log"), "w+")
         self.addCleanup(log.close)
-        # Its own session: the kill takes the launcher and both rank processes, like a lost node.
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # Its own session: the kill takes the launcher and both rank processes, like a lost node. Its
+        # environment is what a launcher gives: the run's write token in CKPT_TOKEN, no admin key.
+        proc = subprocess.Popen(cmd, env=rank_env(run), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         self.addCleanup(self._reap, proc)
         return proc, log
 
@@ -87,6 +89,7 @@ class KillAndResumeTest(unittest.TestCase):
             self.fail("trainer %s was not killed:\n%s" % (name, self.output(log)))
         self.assertTrue(fired.is_set(), "trainer %s ended before the kill point:\n%s" % (name, self.output(log)))
         self.assertEqual(-signal.SIGKILL, proc.returncode)
+        self.exchanges.extend(proxy.exchanges())
         return log
 
     @staticmethod
@@ -114,6 +117,8 @@ class KillAndResumeTest(unittest.TestCase):
         run_a = new_run_id("torch-a")
         run_b = new_run_id("torch-b")
         proc_a, log_a = self.trainer(run_a, "a")  # uninterrupted, meanwhile
+        reader = client(token=token_for(run_b, "read"))
+        self.addCleanup(reader.close)
 
         blocks = []
 
@@ -123,11 +128,11 @@ class KillAndResumeTest(unittest.TestCase):
             return len(blocks) == 2
 
         self.killed_on_the_wire(run_b, "b1", second_block_of_step_15, "before")
-        self.assertEqual(10, self.client.latest(run_b)["step"], "step 15 was not committed")
+        self.assertEqual(10, reader.latest(run_b)["step"], "step 15 was not committed")
 
         log_b2 = self.killed_on_the_wire(run_b, "b2", lambda ex: is_commit(ex) and exchange_step(ex) == 20, "after")
         self.assertIn("[rank 0] resumed from step 10", self.output(log_b2))
-        self.assertEqual(20, self.client.latest(run_b)["step"], "the commit the trainer never heard of counts")
+        self.assertEqual(20, reader.latest(run_b)["step"], "the commit the trainer never heard of counts")
 
         proc_b3, log_b3 = self.trainer(run_b, "b3")
         final_b, text_b = self.finish(proc_b3, log_b3, "b3")
@@ -140,11 +145,25 @@ class KillAndResumeTest(unittest.TestCase):
                          "resumed run B ends with the same parameter bytes as run A")
         self.assertEqual(final_a, final_b)
 
-        latest = self.client.latest(run_b)
+        latest = reader.latest(run_b)
         self.assertEqual(STEPS, latest["step"])
         self.assertEqual(["rank-00000/shard.pt", "rank-00001/shard.pt"], sorted(f["path"] for f in latest["files"]))
         self.assertTrue(all(f["size"] >= 2 * 256 * 1024 for f in latest["files"]), "every shard is 2+ blocks")
         self.assertTrue(all(f.get("sha256") for f in latest["files"]), "the manifest carries sha256 values")
+        # The ranks' commits (torch_dist.gather_and_commit) name every file's last write by its ETag.
+        assert_commits_name_their_writes(self, self.exchanges)
+
+
+class LauncherContractTest(unittest.TestCase):
+    def test_without_a_run_token_the_trainer_stops_before_starting_its_ranks(self):
+        with tempfile.TemporaryDirectory(prefix="ckptvault-torch-") as tmp:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("CKPT_")}
+            result = subprocess.run([TORCH_PYTHON, TRAINER, "--base-url", BASE_URL, "--run-id",
+                                     new_run_id("torch-none"), "--workdir", tmp],
+                                    env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(2, result.returncode, result.stderr)
+        self.assertIn("no run token: set CKPT_TOKEN", result.stderr)
+        self.assertNotIn("[rank", result.stdout, "no rank was started")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ import threading
 import time
 import unittest
 
-from support import (BASE_URL, FaultProxy, KiB, KillingSync, assert_synced, checkpoint_states, cli_command, cli_env,
-                     client, is_uploads, kill_seed, new_run_id, payload, read_log, read_tree, report_kills,
-                     require_stack, run_cli, wait_for, write_files)
+from support import (BASE_URL, FaultProxy, KiB, KillingSync, admin_client, assert_synced, checkpoint_states,
+                     cli_command, cli_env, client, is_uploads, kill_seed, new_run_id, payload, rank_env, read_log,
+                     read_tree, report_kills, require_stack, run_cli, token_for, wait_for, write_files)
 
 FAST = ["--settle", "0.2", "--interval", "0.1", "--block-kib", "64", "--retries", "3"]
 
@@ -38,8 +38,10 @@ class SyncTest(unittest.TestCase):
         self.watch = os.path.join(self.tmp, "ckpt")
         os.makedirs(self.watch)
 
-    def sync(self, run, *args, url=None, code=0):
-        result = run_cli("sync", "--run", run, "--watch", self.watch, *FAST, *args, url=url)
+    def sync(self, run, *args, url=None, code=0, token=None):
+        """A sync of ``run`` given what a launcher gives it: the run's write token (or ``token``)."""
+        result = run_cli("sync", "--run", run, "--watch", self.watch, *FAST, *args,
+                         env=cli_env(url, CKPT_TOKEN=token or token_for(run)))
         self.assertEqual(code, result.returncode, "sync exited %d:\n%s%s" % (result.returncode, result.stdout,
                                                                              result.stderr))
         self.assertNotIn("Traceback", result.stderr)
@@ -53,7 +55,7 @@ class SyncTest(unittest.TestCase):
     def watching(self, run, proxy):
         """A watching (not --once) dcp sync through ``proxy``; its log lines on ``proc.stderr``."""
         proc = subprocess.Popen(cli_command("sync", "--run", run, "--watch", self.watch, "--format", "dcp", *FAST),
-                                env=cli_env(proxy.base_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=rank_env(run, proxy.base_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         return proc
@@ -116,14 +118,14 @@ class FinishedCheckpointTest(SyncTest):
 
         for run, watch, args, done, unfinished in cases:
             with self.subTest(layout=args[:2]):
-                result = run_cli("sync", "--run", run, "--watch", watch, *FAST, *args, "--once")
+                result = run_cli("sync", "--run", run, "--watch", watch, *FAST, *args, "--once", env=rank_env(run))
                 self.assertEqual(0, result.returncode, result.stderr)
                 if args[1] == "lightning":
                     # One file is the checkpoint; its name (with '=') comes back as it was.
                     step = list(done)[0]
                     self.assertEqual({step: "COMMITTED"}, checkpoint_states(run))
                     dest = os.path.join(self.tmp, "restore-%d" % step)
-                    with client() as c:
+                    with client(token=token_for(run)) as c:
                         c.download_checkpoint(run, step, dest)
                     expected = {n: data for n, data in read_tree(watch).items() if n.endswith(".ckpt") and (
                         "step=%d" % step in n or "-%d." % step in n)}
@@ -146,7 +148,7 @@ class FinishedCheckpointTest(SyncTest):
         write_dcp(self.watch, 1, 70, size=1000)
         write_dcp(self.watch, 2, 72, size=1000)
         self.sync(run, "--format", "dcp", "--once")
-        with client() as c:
+        with admin_client() as c:
             c.delete_checkpoint(run, 1)
         proxy = self.proxy()
         summary = json.loads(self.sync(run, "--format", "dcp", "--once", "--json", url=proxy.base_url).stdout)
@@ -265,7 +267,7 @@ class KeepLocalTest(SyncTest):
 class RefusalTest(SyncTest):
     def test_a_step_committed_with_other_content_stops_sync_with_exit_1(self):
         run = new_run_id("sync-conflict")
-        with client() as c:
+        with client(token=token_for(run)) as c:
             c.upload_checkpoint(run, 10, write_files(os.path.join(self.tmp, "other"), {"x.bin": b"other bytes"}))
         write_dcp(self.watch, 10, 50, size=1000)
         write_dcp(self.watch, 20, 52, size=1000)
@@ -276,14 +278,17 @@ class RefusalTest(SyncTest):
 
     def test_the_services_refusals_exit_non_zero_with_its_code(self):
         write_dcp(self.watch, 1, 60, size=1000)
-        bad = self.sync("bad run id", "--format", "dcp", "--once", code=1)
+        # A typo in --run: the launcher's token is valid, the run id is not.
+        bad = self.sync("bad run id", "--format", "dcp", "--once", code=1, token=token_for(new_run_id("sync-typo")))
         self.assertIn("InvalidRunId", bad.stderr)
+        # A read token may list the run but not write it: the service refuses the first uploads call.
+        run = new_run_id("sync-403")
         proxy = self.proxy()
-        proxy.before.append(lambda ex: (403, {"content-type": "application/json"}, json.dumps(
-            {"error": {"code": "Forbidden", "message": "this token may not write run r"}}).encode())
-            if ex.kind == "api" and ex.path.endswith("/uploads") else None)
-        forbidden = self.sync(new_run_id("sync-403"), "--format", "dcp", "--once", url=proxy.base_url, code=4)
-        self.assertIn("ckptvault: Forbidden: this token may not write run r (HTTP 403)", forbidden.stderr)
+        forbidden = self.sync(run, "--format", "dcp", "--once", url=proxy.base_url, code=4,
+                              token=token_for(run, "read"))
+        self.assertRegex(forbidden.stderr, r"ckptvault: Forbidden: .* \(HTTP 403\)")
+        self.assertEqual([403], [ex.status for ex in proxy.exchanges(is_uploads)])
+        self.assertEqual([], proxy.exchanges(lambda ex: ex.kind == "blob"), "nothing reached storage")
 
     def test_storage_unavailable_exits_5_with_once_and_is_retried_later_when_watching(self):
         write_dcp(self.watch, 1, 90, size=1000)

@@ -1,38 +1,18 @@
-"""Run tokens end to end: `ckptvault token create/revoke` and what a token may do (design: Access).
-
-The token routes (POST/DELETE /api/manage/runs/{run}/tokens) are being built on the server. Until
-they land, every test here is skipped by skip_until_server_has_token_routes, which fires ONLY when
-the server answers 404 NotFound because no function serves that route; any other answer runs the
-tests. Remove the guard once the server has the routes.
-"""
+"""Run tokens end to end: `ckptvault token create/revoke` and what a token may do (docs/access.md),
+against the service's real checks: no token is 401 Unauthenticated, another run's token 403
+Forbidden, a read token cannot write, a revoked token stops working."""
 
 import json
 import os
 import tempfile
 import unittest
 
-from support import (BASE_URL, cli_env, client, new_run_id, require_stack, run_cli, wait_for, write_files)
-
-from ckptvault import CheckpointError
-
-ADMIN_KEY = os.environ.get("CKPT_ADMIN_KEY")
+from support import (ADMIN_KEY, BASE_URL, admin_client, cli_env, new_run_id, require_stack, run_cli, wait_for,
+                     write_files)
 
 
 def setUpModule():
     require_stack()
-
-
-def skip_until_server_has_token_routes(test, run):
-    """Skips ``test`` when the token route does not exist on this server yet (404 NotFound, "no
-    function serves"); returns a write token for ``run`` otherwise."""
-    with client(admin_key=ADMIN_KEY) as c:
-        try:
-            return c.create_token(run, "write", 60)
-        except CheckpointError as e:
-            if e.status == 404 and e.code == "NotFound" and e.message.startswith("no function serves"):
-                test.skipTest("token routes not on this server yet: POST /api/manage/runs/{run}/tokens answers "
-                              "404 NotFound (%s)" % e.message)
-            raise
 
 
 class RunTokenTest(unittest.TestCase):
@@ -40,8 +20,10 @@ class RunTokenTest(unittest.TestCase):
         tmp = tempfile.TemporaryDirectory(prefix="ckptvault-tokens-")
         self.addCleanup(tmp.cleanup)
         self.tmp = tmp.name
+        # A run of its own, with tokens of its own (not support.token_for's): a test here revokes them.
         self.run_id = new_run_id("tokens")
-        self.write = skip_until_server_has_token_routes(self, self.run_id)
+        with admin_client() as c:
+            self.write = c.create_token(self.run_id, "write", 60)
         self.src = write_files(os.path.join(self.tmp, "src"), {"a.bin": b"abc"})
 
     def cli(self, *args, token=None):
@@ -65,7 +47,7 @@ class RunTokenTest(unittest.TestCase):
     def test_a_write_token_uploads_and_reads_a_read_token_only_reads(self):
         up = self.cli("upload", self.run_id, 1, self.src, token=self.write["token"])
         self.assertEqual(0, up.returncode, up.stderr)
-        with client(admin_key=ADMIN_KEY) as c:
+        with admin_client() as c:
             read = c.create_token(self.run_id, "read", 30)["token"]
         self.assertEqual(0, self.cli("ls", self.run_id, token=read).returncode)
         self.assertEqual(0, self.cli("download", self.run_id, "latest", os.path.join(self.tmp, "d"),
@@ -86,8 +68,12 @@ class RunTokenTest(unittest.TestCase):
         self.assertEqual(0, self.cli("upload", self.run_id, 1, self.src, token=self.write["token"]).returncode)
         revoked = self.cli("token", "revoke", self.run_id)
         self.assertEqual(0, revoked.returncode, revoked.stderr)
-        wait_for(lambda: self.cli("ls", self.run_id, token=self.write["token"]).returncode == 4, timeout=90,
-                 what="the revoked token to be refused")
+
+        def refused():
+            result = self.cli("ls", self.run_id, token=self.write["token"])
+            return result if result.returncode == 4 else None
+
+        self.assertIn("Unauthenticated", wait_for(refused, timeout=90, what="the revoked token to be refused").stderr)
         fresh = self.cli("token", "create", self.run_id, "--scope", "read").stdout.strip()
         self.assertEqual(0, self.cli("ls", self.run_id, token=fresh).returncode, "a token issued after it works")
 

@@ -54,10 +54,16 @@ public final class AzuriteProcess implements AutoCloseable {
      * keys only to a bearer-token caller, and it takes bearer tokens only over HTTPS.
      */
     public static AzuriteProcess startHttpsOAuth(Path projectDir, Path certPem, Path keyPem) throws IOException {
+        return startHttpsOAuth(projectDir, null, certPem, keyPem);
+    }
+
+    /** As {@link #startHttpsOAuth(Path, Path, Path)}, keeping data in {@code location} (null: in memory). */
+    public static AzuriteProcess startHttpsOAuth(Path projectDir, Path location, Path certPem, Path keyPem)
+            throws IOException {
         if (!Files.isRegularFile(certPem) || !Files.isRegularFile(keyPem)) {
             throw new IOException("certificate " + certPem + " or key " + keyPem + " is missing");
         }
-        return launch(projectDir, null, 0, 0,
+        return launch(projectDir, location, 0, 0,
                 List.of("--oauth", "basic", "--cert", certPem.toString(), "--key", keyPem.toString()), "https");
     }
 

@@ -21,9 +21,11 @@ import java.util.UUID;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
+import javax.net.ssl.SSLContext;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpHeaderValue;
+import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -31,9 +33,12 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
@@ -45,7 +50,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * backslash or NUL in the path, a malformed request line) are answered by {@link #jsonErrors},
  * where the JDK's server answers HTML from inside itself. Before anything else a request must
  * name an allowed Host ({@link HostPolicy}, against DNS rebinding) and its body is read with a
- * cap: 413 as soon as it is passed, never after reading the rest.
+ * cap: 413 as soon as it is passed, never after reading the rest. Plain HTTP by default; HTTPS
+ * when given a TLS context, as the Functions host in Azure serves (Azure mode).
  */
 public final class LocalHttpServer implements AutoCloseable {
     public static final String ROUTE_PREFIX = "/api";
@@ -60,6 +66,7 @@ public final class LocalHttpServer implements AutoCloseable {
     private final long maxBodyBytes;
     private final Server server;
     private final ServerConnector connector;
+    private final String scheme;
 
     public LocalHttpServer(FunctionHost functions, EventGridWebhook webhook, KeyPolicy keys, int port, int threads)
             throws IOException {
@@ -69,6 +76,15 @@ public final class LocalHttpServer implements AutoCloseable {
     /** @param maxBodyBytes the largest request body read; more is answered 413 while it arrives */
     public LocalHttpServer(FunctionHost functions, EventGridWebhook webhook, KeyPolicy keys, HostPolicy hosts,
                            int port, int threads, long maxBodyBytes) throws IOException {
+        this(functions, webhook, keys, hosts, port, threads, maxBodyBytes, null);
+    }
+
+    /**
+     * @param tls serves HTTPS with this context (the Functions host in Azure answers HTTPS only), or
+     *            null for plain HTTP
+     */
+    public LocalHttpServer(FunctionHost functions, EventGridWebhook webhook, KeyPolicy keys, HostPolicy hosts,
+                           int port, int threads, long maxBodyBytes, SSLContext tls) throws IOException {
         this.functions = functions;
         this.webhook = webhook;
         this.keys = keys;
@@ -82,7 +98,20 @@ public final class LocalHttpServer implements AutoCloseable {
         HttpConfiguration config = new HttpConfiguration();
         config.setSendServerVersion(false);
         config.setSendXPoweredBy(false);
-        this.connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+        if (tls == null) {
+            this.scheme = "http";
+            this.connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+        } else {
+            this.scheme = "https";
+            SslContextFactory.Server ssl = new SslContextFactory.Server();
+            ssl.setSslContext(tls);
+            SecureRequestCustomizer secure = new SecureRequestCustomizer();
+            // Clients reach it by IP (127.0.0.1), for which TLS sends no server name to check.
+            secure.setSniHostCheck(false);
+            config.addCustomizer(secure);
+            this.connector = new ServerConnector(server, 1, 1,
+                    new SslConnectionFactory(ssl, HttpVersion.HTTP_1_1.asString()), new HttpConnectionFactory(config));
+        }
         connector.setHost(InetAddress.getLoopbackAddress().getHostAddress());
         connector.setPort(port);
         server.addConnector(connector);
@@ -108,6 +137,11 @@ public final class LocalHttpServer implements AutoCloseable {
 
     public int port() {
         return connector.getLocalPort();
+    }
+
+    /** {@code http} or {@code https}. */
+    public String scheme() {
+        return scheme;
     }
 
     /** Answers what Jetty refuses before any handler runs (and its other errors) in the app's JSON shape. */
@@ -209,7 +243,7 @@ public final class LocalHttpServer implements AutoCloseable {
     private void invoke(Request request, Response response, Callback callback, FunctionHost.Found found,
                         HttpMethod method, Map<String, String> headers, Map<String, String> query, String body) {
         String rawQuery = request.getHttpURI().getQuery();
-        URI full = URI.create("http://127.0.0.1:" + port() + request.getHttpURI().getPath()
+        URI full = URI.create(scheme + "://127.0.0.1:" + port() + request.getHttpURI().getPath()
                 + (rawQuery == null ? "" : "?" + rawQuery));
         LocalHttpRequest call = new LocalHttpRequest(method, full, headers, query, body.isEmpty() ? null : body);
         Object result;

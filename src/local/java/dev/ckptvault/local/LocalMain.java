@@ -9,8 +9,9 @@ import java.util.concurrent.CountDownLatch;
 /**
  * {@code scripts/run-local.sh} / {@code mvn -Plocal ... exec:java}: runs the app's functions
  * locally without Core Tools and prints one line {@code ckptvault ready on http://127.0.0.1:PORT}
- * on standard output when it serves. Logs go to standard error. Stops Azurite and itself on
- * SIGTERM or Ctrl-C.
+ * on standard output when it serves (in Azure mode first {@code ckptvault certificate: PATH}, then
+ * {@code ckptvault ready on https://127.0.0.1:PORT}). Logs go to standard error. Stops Azurite and
+ * itself on SIGTERM or Ctrl-C.
  *
  * <pre>
  *   --port N            HTTP port (default 7071; 0 = any free port)
@@ -23,12 +24,20 @@ import java.util.concurrent.CountDownLatch;
  *   --function-key K    a function key, as Azure's host has one (no route of this app accepts it)
  *   --allow-host NAME   answer requests for Host NAME too (default: 127.0.0.1, localhost, [::1] only)
  *   --poll-ms N         event watcher poll interval (default 1000)
+ *   --azure-mode        run as Azure runs the app ({@link AzureMode}): HTTPS everywhere with a certificate
+ *                       made at start (its path is printed first), Azurite with bearer tokens, a managed
+ *                       identity endpoint, a local Event Grid topic, and the app in its own process with
+ *                       exactly infra/'s app settings
  * </pre>
  * Token routes always need a run token (Authorization: Bearer), as in Azure: an admin issues one
  * with POST /api/manage/runs/{runId}/tokens. Settings come from the environment (CKPT_*);
  * CKPT_STORAGE set: no Azurite is started.
  */
 public final class LocalMain {
+    public static final String AZURE_MODE = "--azure-mode";
+    /** The line Azure mode prints before the ready line: the certificate clients must trust. */
+    public static final String CERTIFICATE = "ckptvault certificate: ";
+
     private LocalMain() {
     }
 
@@ -36,14 +45,23 @@ public final class LocalMain {
         LocalDefaults.httpClientKeepAlive();
         // One line per log record, on stderr: standard output carries only the ready line.
         System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
+        java.util.List<String> rest = new java.util.ArrayList<>(java.util.List.of(args));
+        boolean azureMode = rest.remove(AZURE_MODE);
         LocalStack.Options options;
         try {
-            options = parse(args);
+            options = parse(rest.toArray(String[]::new));
+            if (azureMode && options.forwardTo() != null) {
+                throw new IllegalArgumentException(AZURE_MODE + " serves the app itself; drop --forward-to");
+            }
         } catch (IllegalArgumentException e) {
             System.err.println("ckptvault local: " + e.getMessage());
-            System.err.println("usage: run-local.sh [--port N] [--data DIR] [--forward-to URL] "
+            System.err.println("usage: run-local.sh [--azure-mode] [--port N] [--data DIR] [--forward-to URL] "
                     + "[--admin-key K] [--function-key K] [--allow-host NAME]... [--poll-ms N]");
             System.exit(2);
+            return;
+        }
+        if (azureMode) {
+            runAzureMode(options);
             return;
         }
         LocalStack stack;
@@ -64,6 +82,26 @@ public final class LocalMain {
         } else {
             System.out.println("ckptvault forwarding blob events to " + options.forwardTo());
         }
+        System.out.flush();
+        stopped.await();
+    }
+
+    private static void runAzureMode(LocalStack.Options options) throws InterruptedException {
+        AzureMode mode;
+        try {
+            mode = AzureMode.start(options);
+        } catch (Exception e) {
+            System.err.println("ckptvault local: could not start in Azure mode: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            mode.close();
+            stopped.countDown();
+        }, "shutdown"));
+        System.out.println(CERTIFICATE + mode.certificate());
+        System.out.println("ckptvault ready on " + mode.url());
         System.out.flush();
         stopped.await();
     }

@@ -12,6 +12,7 @@ import dev.ckptvault.storage.StorageClients;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.nio.file.Path;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -51,14 +52,10 @@ import java.util.concurrent.Future;
  *   --run sim-TIME  --token T (a write token of the run; default CKPT_TOKEN)  --admin-key K (issues
  *   that token when none is given, as a job launcher does)  --storage CONNECTION_STRING (baseline;
  *   default: derived for Azurite from the issued URLs, else CKPT_STORAGE, else skipped)  --timeout-s 120
+ *   --ca-cert PEM (trust this certificate too: the one run-local.sh --azure-mode prints)
  * </pre>
  */
 public final class TrainerSimulation {
-    /** Built on first use, so main's keep-alive setting applies to its connection pool. */
-    private static final class Client {
-        static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(10)).build();
-    }
     private static final long MIB = 1024 * 1024;
 
     /** Settings of one simulation. */
@@ -66,12 +63,19 @@ public final class TrainerSimulation {
      * @param token    a write token of the run, or null to have one issued with {@code adminKey}
      * @param adminKey the app's admin key, used only to issue the token (never sent on run routes)
      */
+    /** @param caCert a PEM certificate to trust besides the JDK's CAs (the local Azure mode's), or null */
     public record Options(URI url, int ranks, int checkpoints, long shardBytes, long blockBytes, String runId,
-                          String token, String adminKey, String storage, Duration timeout) {
+                          String token, String adminKey, String storage, Duration timeout, Path caCert) {
         public Options {
             if (ranks < 1 || checkpoints < 1 || shardBytes < 1 || blockBytes < 1) {
                 throw new IllegalArgumentException("ranks, checkpoints, shard and block sizes must be positive");
             }
+        }
+
+        /** Options trusting the JDK's CAs only. */
+        public Options(URI url, int ranks, int checkpoints, long shardBytes, long blockBytes, String runId,
+                       String token, String adminKey, String storage, Duration timeout) {
+            this(url, ranks, checkpoints, shardBytes, blockBytes, runId, token, adminKey, storage, timeout, null);
         }
     }
 
@@ -114,8 +118,20 @@ public final class TrainerSimulation {
 
     private volatile String token;
 
+    private final HttpClient http;
+
     private TrainerSimulation(Options o) {
         this.o = o;
+        HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10));
+        if (o.caCert() != null) {
+            try {
+                b.sslContext(trusting(o.caCert()));
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot read --ca-cert " + o.caCert() + ": " + e.getMessage(), e);
+            }
+        }
+        this.http = b.build();
         this.token = o.token();
         this.ranks = Executors.newFixedThreadPool(o.ranks());
         this.blocks = Executors.newFixedThreadPool(Math.max(4, o.ranks() * 2));
@@ -164,9 +180,10 @@ public final class TrainerSimulation {
                 (long) (Double.parseDouble(a.getOrDefault("shard-mib", "8")) * MIB),
                 (long) (Double.parseDouble(a.getOrDefault("block-mib", "4")) * MIB),
                 run, a.getOrDefault("token", System.getenv("CKPT_TOKEN")), a.get("admin-key"), a.get("storage"),
-                Duration.ofSeconds(Long.parseLong(a.getOrDefault("timeout-s", "120"))));
+                Duration.ofSeconds(Long.parseLong(a.getOrDefault("timeout-s", "120"))),
+                a.containsKey("ca-cert") ? Path.of(a.get("ca-cert")) : null);
         a.keySet().removeAll(List.of("url", "ranks", "checkpoints", "shard-mib", "block-mib", "run", "token",
-                "admin-key", "storage", "timeout-s"));
+                "admin-key", "storage", "timeout-s", "ca-cert"));
         if (!a.isEmpty()) {
             throw new IllegalArgumentException("unknown options " + a.keySet());
         }
@@ -321,8 +338,8 @@ public final class TrainerSimulation {
         return urls;
     }
 
-    private static String putBlob(String url, byte[] data) throws IOException, InterruptedException {
-        return etagOf(SasUrls.putBlob(Client.HTTP, url, data), "Put Blob");
+    private String putBlob(String url, byte[] data) throws IOException, InterruptedException {
+        return etagOf(SasUrls.putBlob(http, url, data), "Put Blob");
     }
 
     private String putBlocks(String url, byte[] data) throws Exception {
@@ -333,7 +350,7 @@ public final class TrainerSimulation {
             int to = (int) Math.min(data.length, from + o.blockBytes());
             String id = SasUrls.blockId(i);
             parts.add(blocks.submit((Callable<String>) () -> {
-                HttpResponse<String> r = SasUrls.putBlock(Client.HTTP, url, id, data, from, to - from);
+                HttpResponse<String> r = SasUrls.putBlock(http, url, id, data, from, to - from);
                 if (r.statusCode() != 201) {
                     throw new IllegalStateException("Put Block answered " + r.statusCode() + ": " + r.body());
                 }
@@ -344,7 +361,7 @@ public final class TrainerSimulation {
         for (Future<String> p : parts) {
             ids.add(p.get());
         }
-        return etagOf(SasUrls.putBlockList(Client.HTTP, url, ids), "Put Block List");
+        return etagOf(SasUrls.putBlockList(http, url, ids), "Put Block List");
     }
 
     private static String etagOf(HttpResponse<String> r, String what) {
@@ -478,6 +495,9 @@ public final class TrainerSimulation {
         }
         StorageSettings settings = StorageSettings.connectionString(cs);
         BlobServiceClientBuilder builder = new BlobServiceClientBuilder().connectionString(settings.effectiveConnectionString());
+        if (o.caCert() != null) {
+            builder.httpClient(sdkClientTrusting(o.caCert()));
+        }
         if (settings.isEmulator()) {
             builder.serviceVersion(StorageClients.EMULATOR_BLOB_VERSION);
         }
@@ -577,12 +597,51 @@ public final class TrainerSimulation {
      * the simulation may be repeated (same bytes to the same blob or block, uploads and commit are
      * idempotent by contract).
      */
-    private static <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler)
+    private <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler)
             throws IOException, InterruptedException {
         try {
-            return Client.HTTP.send(request, handler);
+            return http.send(request, handler);
         } catch (IOException e) {
-            return Client.HTTP.send(request, handler);
+            return http.send(request, handler);
+        }
+    }
+
+    /** A TLS context trusting the JDK's CAs and the given certificate. */
+    private static javax.net.ssl.SSLContext trusting(Path caCert) throws IOException {
+        try {
+            java.security.KeyStore store = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+            store.load(null, null);
+            javax.net.ssl.TrustManagerFactory jdk = javax.net.ssl.TrustManagerFactory.getInstance(
+                    javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            jdk.init((java.security.KeyStore) null);
+            int n = 0;
+            for (javax.net.ssl.TrustManager tm : jdk.getTrustManagers()) {
+                if (tm instanceof javax.net.ssl.X509TrustManager x) {
+                    for (java.security.cert.X509Certificate c : x.getAcceptedIssuers()) {
+                        store.setCertificateEntry("jdk-" + n++, c);
+                    }
+                }
+            }
+            store.setCertificateEntry("ca-cert", LocalTls.read(caCert));
+            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                    javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(store);
+            javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLS");
+            ssl.init(null, tmf.getTrustManagers(), null);
+            return ssl;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    private static com.azure.core.http.HttpClient sdkClientTrusting(Path caCert) {
+        try {
+            io.netty.handler.ssl.SslContext ssl = io.netty.handler.ssl.SslContextBuilder.forClient()
+                    .trustManager(LocalTls.read(caCert)).build();
+            return new com.azure.core.http.netty.NettyAsyncHttpClientBuilder(
+                    reactor.netty.http.client.HttpClient.create().secure(spec -> spec.sslContext(ssl))).build();
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read " + caCert + ": " + e.getMessage(), e);
         }
     }
 

@@ -86,14 +86,23 @@ public final class IndexStore {
         TableEntity e = new TableEntity(IndexKeys.filePartition(id), IndexKeys.fileRow(path))
                 .addProperty("Path", path).addProperty("Size", size).addProperty("ETag", etag == null ? "" : etag)
                 .addProperty("Sequencer", sequencer).addProperty("Deleted", deleted);
-        return StorageCalls.call("write a file row", () -> {
+        return writeIfUnchanged("write a file row", e, expectedRowEtag, TableEntityUpdateMode.MERGE);
+    }
+
+    /**
+     * Creates the row ({@code expectedRowEtag} null) or updates it If-Match that version.
+     *
+     * @return false when another writer created, changed or removed it first
+     */
+    private boolean writeIfUnchanged(String what, TableEntity e, String expectedRowEtag, TableEntityUpdateMode mode) {
+        return StorageCalls.call(what, () -> {
             operations.incrementAndGet();
             try {
                 if (expectedRowEtag == null) {
                     table.createEntity(e);
                 } else {
                     e.getProperties().put("odata.etag", expectedRowEtag);
-                    table.updateEntityWithResponse(e, TableEntityUpdateMode.MERGE, true, null, Context.NONE);
+                    table.updateEntityWithResponse(e, mode, true, null, Context.NONE);
                 }
                 return true;
             } catch (TableServiceException ex) {
@@ -309,7 +318,7 @@ public final class IndexStore {
         // what the pointer shows of it: no pointer read, the common case of late events.
         boolean samePointerView = was == Was.COMMITTED && committed && seen != null && sameRow(c, seen);
         if (samePointerView || (!committed && (was == Was.NONE || was == Was.OTHER))) {
-            return writeRow(e, expectedRowEtag);
+            return writeIfUnchanged("write a checkpoint row", e, expectedRowEtag, TableEntityUpdateMode.REPLACE);
         }
         TableTransactionAction row;
         if (expectedRowEtag == null) {
@@ -319,27 +328,6 @@ public final class IndexStore {
             row = new TableTransactionAction(TableTransactionActionType.UPDATE_REPLACE, e, true);
         }
         return writeWithPointer(new RunId(c.runId()), c.step(), row, expectedRowEtag, c, record);
-    }
-
-    private boolean writeRow(TableEntity e, String expectedRowEtag) {
-        return StorageCalls.call("write a checkpoint row", () -> {
-            operations.incrementAndGet();
-            try {
-                if (expectedRowEtag == null) {
-                    table.createEntity(e);
-                } else {
-                    e.getProperties().put("odata.etag", expectedRowEtag);
-                    table.updateEntityWithResponse(e, TableEntityUpdateMode.REPLACE, true, null, Context.NONE);
-                }
-                return true;
-            } catch (TableServiceException ex) {
-                int s = StorageCalls.status(ex);
-                if (s == 409 || s == 412 || s == 404) {
-                    return false;
-                }
-                throw ex;
-            }
-        });
     }
 
     private static TableEntity checkpointEntity(Checkpoint c) {

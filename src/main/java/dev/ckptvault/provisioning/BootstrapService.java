@@ -23,9 +23,7 @@ public final class BootstrapService {
 
     /** The app's identity: its managed identity in Azure (the storage setting's client id), else DefaultAzureCredential. */
     public static Function<String, ArmConnection> appIdentity(CkptConfig config) {
-        return subscription -> ArmConnection.azure(config.storage().usesConnectionString()
-                ? new com.azure.identity.DefaultAzureCredentialBuilder().build()
-                : StorageClients.credential(config.storage()), subscription);
+        return subscription -> ArmConnection.azure(StorageClients.appIdentity(config.storage()), subscription);
     }
 
     public BootstrapReport run() {

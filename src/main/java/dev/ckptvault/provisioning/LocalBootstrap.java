@@ -31,7 +31,7 @@ public final class LocalBootstrap {
         container(config.bootstrap().deadLetterContainer(), "deadLetterContainer", report);
         table(report);
         report.skipped("lifecyclePolicy", "lifecycle management policies are made through Azure Resource Manager");
-        report.skipped("appRoles", "the storage emulator signs with its well-known account key: no role assignments");
+        report.skipped("appRoles", "role assignments are made through Azure Resource Manager; the storage emulator checks no roles");
         report.skipped("systemTopic", "the storage emulator emits no Event Grid events; the local host's watcher"
                 + " produces them instead");
         report.skipped("topicDeadLetterRole", "no system topic locally");

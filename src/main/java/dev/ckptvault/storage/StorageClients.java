@@ -69,6 +69,15 @@ public final class StorageClients {
         this.indexTable = tableService.getTableClient(config.indexTable());
     }
 
+    /**
+     * The app's one identity, for every Entra sign-in it makes (storage, the events topic, ARM):
+     * with identity-based storage the managed identity the settings name (CKPT_STORAGE__credential,
+     * __clientId); with a connection string, which names no identity, DefaultAzureCredential.
+     */
+    public static TokenCredential appIdentity(StorageSettings s) {
+        return s.usesConnectionString() ? new DefaultAzureCredentialBuilder().build() : credential(s);
+    }
+
     /** The identity the app signs in with in identity mode; also used for its ARM calls. */
     public static TokenCredential credential(StorageSettings s) {
         if ("managedidentity".equalsIgnoreCase(s.credential())) {

@@ -45,12 +45,14 @@ public final class UserDelegationSasSigner extends SdkSasSigner {
     }
 
     /**
-     * HTTPS-only URLs in Azure. On the emulator (Azurite with {@code --oauth basic}) plain HTTP is
-     * allowed too and URLs are signed in a service version Azurite can check.
+     * HTTPS-only URLs in Azure, and wherever the blob endpoint is HTTPS (an HTTP URL to it would not
+     * work anyway). On an emulator reached over plain HTTP, HTTP is allowed too. On the emulator
+     * URLs are signed in a service version Azurite can check.
      */
     public UserDelegationSasSigner(BlobServiceClient service, BlobContainerClient container, StorageSettings storage,
                                    Duration maxUrlLifetime, Clock clock) {
-        this(service, container, !storage.isEmulator(), maxUrlLifetime, clock);
+        this(service, container, !storage.isEmulator() || (storage.blobServiceUri() != null
+                && "https".equalsIgnoreCase(storage.blobServiceUri().getScheme())), maxUrlLifetime, clock);
         if (storage.isEmulator()) {
             pinEmulatorSasVersion();
             requireEmulatorReadableVersion(container);

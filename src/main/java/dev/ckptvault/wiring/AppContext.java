@@ -98,7 +98,8 @@ public final class AppContext implements AutoCloseable {
                 policies::incompleteTtl);
         LastEvent lastEvent = new LastEvent();
         OutgoingEventPublisher publisher = config.eventsTopicEndpoint()
-                .<OutgoingEventPublisher>map(uri -> new EventGridOutgoingPublisher(uri, config.eventsTopicKey(), null))
+                .<OutgoingEventPublisher>map(uri -> new EventGridOutgoingPublisher(uri, config.eventsTopicKey(),
+                        config.eventsTopicKey().isPresent() ? null : StorageClients.appIdentity(config.storage()), null))
                 .orElse(OutgoingEventPublisher.DISABLED);
         OutgoingEvents outgoing = new OutgoingEvents(publisher, store, config.container(),
                 storage.blobService().getAccountUrl());

@@ -12,6 +12,7 @@ import dev.ckptvault.local.LocalStack;
 import dev.ckptvault.storage.ContainerStore;
 import dev.ckptvault.storage.StorageClients;
 import dev.ckptvault.config.CkptConfig;
+import dev.ckptvault.testing.ApiContract;
 import dev.ckptvault.testing.AzuriteExtension;
 import dev.ckptvault.testing.Http;
 import java.io.IOException;
@@ -170,7 +171,9 @@ class AccessMatrixIT {
             Probe p = probe(name);
             row[1] = method + " " + trigger.get("route").asText() + " [" + level + "]";
             assertFalse(level.equals("FUNCTION"), name + ": no route may take the function key (DESIGN.md, Access)");
-            fill(row, name, wrong, c -> call(method, p.path(), p.body(), credential(c, p.run() == null ? RUN : p.run())),
+            String described = ApiContract.pathOf(trigger.get("route").asText());
+            fill(row, name, wrong, c -> described(method, described,
+                            call(method, p.path(), p.body(), credential(c, p.run() == null ? RUN : p.run()))),
                     c -> expected(name, level, p, c));
             rows.add(row);
         }
@@ -179,6 +182,12 @@ class AccessMatrixIT {
                 + " through the local host");
         System.out.println(table);
         assertTrue(wrong.isEmpty(), "unexpected statuses:\n" + String.join("\n", wrong) + "\n" + table);
+    }
+
+    /** Every answer of the matrix, allowed or refused, is one docs/openapi.yaml describes. */
+    static HttpResponse<String> described(String method, String path, HttpResponse<String> r) {
+        ApiContract.get().check(method, path, r.statusCode(), r.body());
+        return r;
     }
 
     static int expected(String name, String level, Probe p, String column) {

@@ -11,6 +11,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * the trainer with /usr/bin/python3 (Debian's python3-torch) and is skipped, saying so, without it.
  * Token routes demand run tokens: the tests get the host's admin key (CKPT_ADMIN_KEY) and their
  * support issues a write token per run through the admin route, as a job launcher would.
+ * {@link PythonClientAzureModeIT} runs the same suite against the host in Azure mode.
  */
 class PythonClientIT {
     private static LocalHostProcess host;
@@ -41,6 +43,14 @@ class PythonClientIT {
 
     @Test
     void pythonClientSuitePassesAgainstTheLocalHost() throws Exception {
+        runSuite(host, Map.of());
+    }
+
+    /**
+     * The suite as a user starts it against a running host: CKPT_BASE_URL, CKPT_ADMIN_KEY, and
+     * whatever else {@code env} adds (Azure mode: SSL_CERT_FILE). Its output goes to this test's.
+     */
+    static void runSuite(LocalHostProcess host, Map<String, String> env) throws Exception {
         String python = System.getenv().getOrDefault("CKPT_PYTHON", "python3");
         ProcessBuilder pb = new ProcessBuilder(python, "-m", "unittest", "discover", "-s",
                 "clients" + File.separator + "python" + File.separator + "tests", "-v");
@@ -50,6 +60,7 @@ class PythonClientIT {
         pb.environment().remove("CKPT_TOKEN");
         pb.environment().remove("CKPT_FUNCTION_KEY");
         pb.environment().put("PYTHONUNBUFFERED", "1");
+        pb.environment().putAll(env);
         pb.redirectErrorStream(true);
         Process tests = pb.start();
         List<String> lines = new ArrayList<>();

@@ -272,7 +272,7 @@ class OutgoingEventsTest {
 
     private static OutgoingEventPublisher eventsPublisher() {
         return new EventGridOutgoingPublisher(
-                URI.create("https://127.0.0.1:" + server.getAddress().getPort() + "/api/events"), Optional.of(KEY),
+                URI.create("https://127.0.0.1:" + server.getAddress().getPort() + "/api/events"), Optional.of(KEY), null,
                 tls.sdkHttpClient());
     }
 

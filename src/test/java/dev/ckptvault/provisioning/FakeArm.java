@@ -92,6 +92,8 @@ final class FakeArm implements AutoCloseable {
     private final List<Fault> faults = Collections.synchronizedList(new ArrayList<>());
     /** How many polls a long-running operation answers "in progress" before it completes. */
     volatile int pollsBeforeDone = 1;
+    /** Which bearer tokens ARM accepts: the fixed test token, unless a test signs in for real. */
+    volatile java.util.function.Predicate<String> acceptsToken = TOKEN::equals;
 
     private FakeArm(HttpsServer server, SelfSignedTls tls) {
         this.server = server;
@@ -120,6 +122,11 @@ final class FakeArm implements AutoCloseable {
 
     String endpoint() {
         return "https://127.0.0.1:" + server.getAddress().getPort() + "/";
+    }
+
+    /** The certificate this fake serves, for a process that must trust it. */
+    java.nio.file.Path certificatePem() {
+        return tls.certPem();
     }
 
     /** An SDK HttpClient that trusts this fake's certificate (and nothing else changes). */
@@ -193,7 +200,7 @@ final class FakeArm implements AutoCloseable {
             JsonNode body = raw.length == 0 ? null : Json.MAPPER.readTree(raw);
             requests.add(new Request(method, path, query.get("api-version"), body));
             String auth = ex.getRequestHeaders().getFirst("Authorization");
-            if (auth == null || !auth.equals("Bearer " + TOKEN)) {
+            if (auth == null || !auth.startsWith("Bearer ") || !acceptsToken.test(auth.substring(7))) {
                 send(ex, 401, error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."));
                 return;
             }

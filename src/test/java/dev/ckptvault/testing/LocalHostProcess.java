@@ -20,18 +20,24 @@ import java.util.regex.Pattern;
  * its admin key is then CKPT_ADMIN_KEY.
  */
 public final class LocalHostProcess implements AutoCloseable {
-    private static final Pattern READY = Pattern.compile("ckptvault ready on (http://\\S+)");
+    private static final Pattern READY = Pattern.compile("ckptvault ready on (https?://\\S+)");
+    private static final String CERTIFICATE = "ckptvault certificate: ";
 
     private final Process process;
     private final String baseUrl;
     private final String adminKey;
     private final String functionKey;
+    private final Path certificate;
+    private final Path log;
 
-    private LocalHostProcess(Process process, String baseUrl, String adminKey, String functionKey) {
+    private LocalHostProcess(Process process, String baseUrl, String adminKey, String functionKey, Path certificate,
+                             Path log) {
         this.process = process;
         this.baseUrl = baseUrl;
         this.adminKey = adminKey;
         this.functionKey = functionKey;
+        this.certificate = certificate;
+        this.log = log;
     }
 
     private static String newKey() {
@@ -43,51 +49,95 @@ public final class LocalHostProcess implements AutoCloseable {
     public static LocalHostProcess start(String logName) throws Exception {
         String given = System.getenv("CKPT_BASE_URL");
         if (given != null && !given.isBlank()) {
-            return new LocalHostProcess(null, given, System.getenv("CKPT_ADMIN_KEY"), System.getenv("CKPT_FUNCTION_KEY"));
+            return new LocalHostProcess(null, given, System.getenv("CKPT_ADMIN_KEY"), System.getenv("CKPT_FUNCTION_KEY"),
+                    null, null);
         }
+        return launch(logName, false);
+    }
+
+    /**
+     * The local host in Azure mode ({@code --azure-mode}): HTTPS with the certificate it prints, the
+     * app in a process of its own with infra/'s settings and a managed identity. Always started here
+     * (CKPT_BASE_URL is not consulted: an outside host would not be in Azure mode for certain).
+     */
+    public static LocalHostProcess startAzureMode(String logName) throws Exception {
+        return launch(logName, true);
+    }
+
+    private static LocalHostProcess launch(String logName, boolean azureMode) throws Exception {
         String adminKey = newKey();
         String functionKey = newKey();
         Path project = AzuriteExtension.projectDir();
         String classpath = System.getProperty("surefire.test.class.path", classpathOfThisLoader());
         Path log = project.resolve("target").resolve(logName);
         Files.createDirectories(log.getParent());
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dckptvault.projectDir=" + project, "-cp", classpath, "dev.ckptvault.local.LocalMain",
                 "--port", "0", "--data", ":memory:", "--poll-ms", "200", "--admin-key", adminKey,
-                "--function-key", functionKey);
+                "--function-key", functionKey));
+        if (azureMode) {
+            cmd.add("--azure-mode");
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.directory(project.toFile());
         pb.redirectError(log.toFile());
         Process process = pb.start();
-        CompletableFuture<String> ready = CompletableFuture.supplyAsync(() -> readyUrl(process));
-        String url;
+        CompletableFuture<String[]> ready = CompletableFuture.supplyAsync(() -> readyLines(process));
+        String[] lines;
         try {
-            url = ready.get(180, TimeUnit.SECONDS);
+            lines = ready.get(240, TimeUnit.SECONDS);
         } catch (Exception e) {
             process.destroyForcibly();
             throw e;
         }
-        if (url == null) {
+        if (lines == null) {
             throw new IllegalStateException("the local host exited before it was ready; " + log + ":\n"
                     + Files.readString(log));
         }
-        return new LocalHostProcess(process, url, adminKey, functionKey);
+        if (azureMode && lines[1] == null) {
+            process.destroyForcibly();
+            throw new IllegalStateException("Azure mode printed no certificate line before the ready line");
+        }
+        return new LocalHostProcess(process, lines[0], adminKey, functionKey,
+                lines[1] == null ? null : Path.of(lines[1]), log);
     }
 
-    private static String readyUrl(Process process) {
+    /** {ready URL, certificate path or null}, or null when the process ended first. */
+    private static String[] readyLines(Process process) {
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
                     StandardCharsets.UTF_8));
             String line;
+            String certificate = null;
             while ((line = out.readLine()) != null) {
+                if (line.startsWith(CERTIFICATE)) {
+                    certificate = line.substring(CERTIFICATE.length()).strip();
+                }
                 Matcher m = READY.matcher(line);
                 if (m.find()) {
-                    return m.group(1);
+                    return new String[] {m.group(1), certificate};
                 }
             }
             return null;
         } catch (IOException e) {
             return null;
         }
+    }
+
+    /** The certificate an Azure-mode host serves (every endpoint: app, Azurite, topic), or null. */
+    public Path certificate() {
+        return certificate;
+    }
+
+    /** The host's process (null for an outside host): its children are Azurite and, in Azure mode, the app. */
+    public Process process() {
+        return process;
+    }
+
+    /** Where the host's standard error goes. */
+    public Path log() {
+        return log;
     }
 
     /** The host's admin (master) key: admin routes, and issuing run tokens. */

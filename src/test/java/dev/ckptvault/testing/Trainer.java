@@ -40,9 +40,16 @@ public final class Trainer {
     public record Call(int status, JsonNode body, String text) {
     }
 
-    private static Call call(Object response) {
+    /**
+     * One answer of a function, checked against docs/openapi.yaml: every test that drives the app
+     * through this fixture also checks that the description says what the app answers.
+     *
+     * @param path the route as the description writes it
+     */
+    private static Call call(String method, String path, Object response) {
         LocalHttpResponse r = (LocalHttpResponse) response;
         String text = r.bodyText();
+        ApiContract.get().check(method, path, r.getStatusCode(), text);
         return new Call(r.getStatusCode(), text.isEmpty() ? null : Json.parse(text, "response"), text);
     }
 
@@ -52,8 +59,9 @@ public final class Trainer {
             b.append(i == 0 ? "" : ",").append("{\"path\":\"").append(paths.get(i)).append("\"}");
         }
         b.append("]}");
-        Call answer = call(app.function(RequestUploadsFunction.class).run(post(run, "/api/runs/" + run + "/checkpoints/"
-                + step + "/uploads", b.toString()), run, Long.toString(step)));
+        Call answer = call("POST", "/runs/{runId}/checkpoints/{step}/uploads", app.function(RequestUploadsFunction.class)
+                .run(post(run, "/api/runs/" + run + "/checkpoints/" + step + "/uploads", b.toString()), run,
+                        Long.toString(step)));
         // A fresh step's attempt record and index rows are written beside the request. Tests read the
         // index straight after the answer, sooner than a trainer's next call comes: wait, as the
         // app's own reads of the step do.
@@ -101,8 +109,8 @@ public final class Trainer {
     }
 
     public Call commitRaw(String run, long step, String body) {
-        return call(app.function(CommitCheckpointFunction.class).run(
-                post(run, "/api/runs/" + run + "/checkpoints/" + step + "/commit", body), run, Long.toString(step)));
+        return call("POST", "/runs/{runId}/checkpoints/{step}/commit", app.function(CommitCheckpointFunction.class)
+                .run(post(run, "/api/runs/" + run + "/checkpoints/" + step + "/commit", body), run, Long.toString(step)));
     }
 
     /**
@@ -155,13 +163,14 @@ public final class Trainer {
     }
 
     public Call latest(String run) {
-        return call(app.function(GetLatestCheckpointFunction.class).run(
+        return call("GET", "/runs/{runId}/checkpoints/latest", app.function(GetLatestCheckpointFunction.class).run(
                 LocalHttpRequest.of(HttpMethod.GET, "/api/runs/" + run + "/checkpoints/latest", Map.of(), null,
                         bearer(run)), run));
     }
 
     public Call get(String run, long step, boolean downloads) {
-        return call(app.function(GetCheckpointFunction.class).run(LocalHttpRequest.of(HttpMethod.GET,
+        return call("GET", "/runs/{runId}/checkpoints/{step}", app.function(GetCheckpointFunction.class).run(
+                LocalHttpRequest.of(HttpMethod.GET,
                 "/api/runs/" + run + "/checkpoints/" + step, downloads ? Map.of("downloads", "true") : Map.of(), null,
                 bearer(run)),
                 run, Long.toString(step)));
