@@ -104,8 +104,8 @@ public final class CheckpointSync implements CheckpointIndex {
         listed.removeIf(b -> b.name().equals(id.tombstoneBlob()));
         listed.add(tombstone);
         StepListing listing = StepListing.of(id, listed);
-        Checkpoint c = Derivation.derive(listing, manifestOf(id, listing), before.record(), Instant.now(clock),
-                incompleteTtl.apply(id.run())).checkpoint();
+        Checkpoint c = Derivation.derive(listing, manifestIfDeciding(id, listing, before.record()), before.record(),
+                Instant.now(clock), incompleteTtl.apply(id.run())).checkpoint();
         IndexStore.CheckpointRow row = new IndexStore.CheckpointRow(before.checkpoint(),
                 before.checkpoint().files().size(), before.rowEtag());
         if (c.state() != CheckpointState.DELETING || !index.putCheckpoint(c, row, before.record())) {
@@ -227,6 +227,15 @@ public final class CheckpointSync implements CheckpointIndex {
                 : records.get(id.commitBlob() + listing.commit().etag(), () -> readRecord(id)).orElse(null);
     }
 
+    /**
+     * The manifest where the derivation reads it: a step with a commit record or a tombstone is
+     * derived from those alone, so deleting or re-checking a large committed checkpoint does not
+     * download and parse its manifest.
+     */
+    private Optional<Manifest> manifestIfDeciding(CheckpointId id, StepListing listing, CommitRecord record) {
+        return record == null && listing.tombstone() == null ? manifestOf(id, listing) : null;
+    }
+
     /** @return null when no manifest blob exists; empty when it exists but is invalid */
     private Optional<Manifest> manifestOf(CheckpointId id, StepListing listing) {
         return listing.manifest() == null ? null
@@ -297,7 +306,7 @@ public final class CheckpointSync implements CheckpointIndex {
             return new Pass(seen.row() == null ? null : seen.row().summary(), true, false, null, listing, null);
         }
         CommitRecord record = recordOf(id, listing);
-        Optional<Manifest> manifest = manifestOf(id, listing);
+        Optional<Manifest> manifest = manifestIfDeciding(id, listing, record);
         Instant now = Instant.now(clock);
         Derivation.Result derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
         if (derived.ready() && listing.tombstone() == null && !fresh) {
@@ -305,7 +314,7 @@ public final class CheckpointSync implements CheckpointIndex {
             // may name versions replaced since: a commit decision is taken from a listing of its own.
             listing = list(id);
             record = recordOf(id, listing);
-            manifest = manifestOf(id, listing);
+            manifest = manifestIfDeciding(id, listing, record);
             derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
         }
         boolean committedNow = false;
@@ -318,11 +327,14 @@ public final class CheckpointSync implements CheckpointIndex {
         if (record != null && listing.tombstone() == null) {
             // Reindex re-leases only what has no lease: taking every lease again would cost a call per file.
             boolean firstSync = committedNow || (!recordKnown && !rebuildFiles);
-            if (ensureLeased(id, listing, record, firstSync)) {
+            boolean relisted = ensureLeased(id, listing, record, firstSync);
+            if (relisted) {
                 // Re-list: what the derivation calls intact is the files as they are under our leases.
                 listing = list(id);
             }
-            derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
+            if (relisted || committedNow) {
+                derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
+            }
         }
         Checkpoint c = derived.checkpoint();
         if (rebuildFiles) {

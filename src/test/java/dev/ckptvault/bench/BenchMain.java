@@ -51,12 +51,15 @@ public final class BenchMain {
                 throw new IllegalArgumentException("no benchmark '" + name + "'; known: " + BENCHES.keySet());
             }
         }
+        Path dir = Path.of(System.getProperty("ckptvault.projectDir", System.getProperty("user.dir")), "target", "bench");
+        List<String> done = new java.util.ArrayList<>();
         for (String name : names) {
             System.out.println("== " + name + " (" + rounds.warmup() + " warm-up, " + rounds.timed() + " timed rounds)");
             BENCHES.get(name).run(rounds);
+            done.add(name);
+            // After each benchmark: a later one that fails or is stopped keeps what was measured.
+            Summary.write(dir, done, rounds, done.size() == names.size());
         }
-        Path dir = Path.of(System.getProperty("ckptvault.projectDir", System.getProperty("user.dir")), "target", "bench");
-        Summary.write(dir, names, rounds);
         // Pools of the app instances the benchmarks built are not daemon threads: end here.
         System.exit(0);
     }

@@ -60,8 +60,13 @@ final class Summary {
         return String.format(Locale.ROOT, "%.2fx", v);
     }
 
-    /** Writes both files; {@code benches} are the benchmarks that ran. */
-    static synchronized void write(Path dir, List<String> benches, BenchMain.Rounds rounds) throws IOException {
+    /**
+     * Writes both files; {@code benches} are the benchmarks that ran.
+     *
+     * @param last prints the table as well
+     */
+    static synchronized void write(Path dir, List<String> benches, BenchMain.Rounds rounds, boolean last)
+            throws IOException {
         Files.createDirectories(dir);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("measured_at", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
@@ -89,6 +94,9 @@ final class Summary {
             NOTES.forEach(n -> md.append("- ").append(n).append('\n'));
         }
         Files.writeString(dir.resolve("summary.md"), md.toString(), StandardCharsets.UTF_8);
+        if (!last) {
+            return;
+        }
         System.out.println();
         System.out.print(md);
         System.out.println("written: " + dir.resolve("summary.json") + ", " + dir.resolve("summary.md"));
