@@ -15,6 +15,11 @@ public final class Attempts {
     public static final String START = "attemptStart";
     /** Metadata: the last write-URL request of the attempt (the app's clock). */
     public static final String ACTIVE = "activeAt";
+    /**
+     * Metadata, "true" on the record of a step's first attempt: the step held no record at all
+     * when it was opened, so no earlier attempt (and no URL of one) left anything under it.
+     */
+    public static final String FIRST = "firstAttempt";
 
     private Attempts() {
     }
@@ -26,6 +31,11 @@ public final class Attempts {
         }
         Instant kept = instant(attempt.metadataValue(START));
         return kept != null ? kept : attempt.lastModified();
+    }
+
+    /** Whether the record marks a step's first attempt ({@link #FIRST}). */
+    public static boolean first(StoredBlob attempt) {
+        return attempt != null && "true".equals(attempt.metadataValue(FIRST));
     }
 
     /** The newest sign of life the record holds: its write, or the last renewal. */

@@ -64,8 +64,9 @@ public final class Derivation {
                     intact = false;
                 }
             }
-            List<String> extra = l.files().keySet().stream().filter(p -> record.files().stream()
-                    .noneMatch(f -> f.path().equals(p))).toList();
+            java.util.Set<String> recorded = new java.util.HashSet<>();
+            record.files().forEach(f -> recorded.add(f.path()));
+            List<String> extra = l.files().keySet().stream().filter(p -> !recorded.contains(p)).toList();
             return new Result(new Checkpoint(run, step, intact ? CheckpointState.COMMITTED : CheckpointState.TAMPERED,
                     tier, files, List.of(), extra, record.bytes(), record.metrics(), pinned, createdAt,
                     record.committedAt(), lastActivity), false);

@@ -6,11 +6,24 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-/** One listing of a checkpoint's prefix, sorted into files (by relative path) and app records. */
+/**
+ * One listing of a checkpoint's prefix, sorted into files (by relative path) and app records.
+ *
+ * @param listed every blob the listing showed, those outside the layout included
+ */
 public record StepListing(CheckpointId id, Map<String, StoredBlob> files, StoredBlob manifest, StoredBlob commit,
-                          StoredBlob tombstone, StoredBlob attempt) {
+                          StoredBlob tombstone, StoredBlob attempt, List<StoredBlob> listed) {
     public StepListing {
         files = new TreeMap<>(files);
+        listed = List.copyOf(listed);
+    }
+
+    /** A listing made of exactly these files and records. */
+    public StepListing(CheckpointId id, Map<String, StoredBlob> files, StoredBlob manifest, StoredBlob commit,
+                       StoredBlob tombstone, StoredBlob attempt) {
+        this(id, files, manifest, commit, tombstone, attempt, java.util.stream.Stream.concat(files.values().stream(),
+                java.util.stream.Stream.of(manifest, commit, tombstone, attempt).filter(java.util.Objects::nonNull))
+                .toList());
     }
 
     public static StepListing of(CheckpointId id, List<StoredBlob> items) {
@@ -33,7 +46,7 @@ public record StepListing(CheckpointId id, Map<String, StoredBlob> files, Stored
                 }
             }
         }
-        return new StepListing(id, files, manifest, commit, tombstone, attempt);
+        return new StepListing(id, files, manifest, commit, tombstone, attempt, items);
     }
 
     public boolean isEmpty() {

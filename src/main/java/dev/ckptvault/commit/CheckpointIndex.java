@@ -5,6 +5,8 @@ import dev.ckptvault.layout.RunId;
 import java.util.List;
 import java.util.Optional;
 import dev.ckptvault.checkpoint.Checkpoint;
+import dev.ckptvault.checkpoint.CommitRecord;
+import dev.ckptvault.checkpoint.StoredBlob;
 
 /**
  * The derived view of the container kept in Table Storage. Everything here can be rebuilt from
@@ -27,6 +29,41 @@ public interface CheckpointIndex {
      * @return the checkpoint as now indexed; null when storage has no blob of it and the index no row
      */
     Checkpoint refresh(CheckpointId id);
+
+    /**
+     * As {@link #refresh}, and what the derivation was taken from: the listing of the prefix (every
+     * blob, those outside the layout too) and the commit record.
+     */
+    Synced refreshListed(CheckpointId id);
+
+    /**
+     * @param checkpoint the checkpoint as now indexed (null as for {@link #refresh})
+     * @param listed     every blob of the listing the checkpoint was derived from
+     * @param record     the commit record, or null without one
+     * @param rowEtag    the version of the checkpoint's row when the sync left it as it found it
+     *                   (it already said this), else null
+     */
+    record Synced(Checkpoint checkpoint, List<StoredBlob> listed, CommitRecord record, String rowEtag) {
+        public String leaseId() {
+            return record == null ? null : record.leaseId();
+        }
+    }
+
+    /**
+     * Marks a step DELETING after the caller, having synced it ({@code before}), wrote its
+     * tombstone; see {@link CheckpointSync#deleting}.
+     */
+    Checkpoint deleting(CheckpointId id, Synced before, StoredBlob tombstone);
+
+    /**
+     * Opens a step's first attempt beside the caller: writes its record ({@code open}) and indexes
+     * the step as {@link #refresh} would, without listing; see {@link CheckpointSync#opened}.
+     *
+     * @param open   writes the attempt record (create-once); empty when another writer did
+     * @param worker where this runs
+     */
+    void opened(CheckpointId id, java.util.function.Supplier<java.util.Optional<StoredBlob>> open,
+                java.util.concurrent.Executor worker);
 
     /**
      * Derives one checkpoint from one listing of its prefix, as {@link #refresh} would, without

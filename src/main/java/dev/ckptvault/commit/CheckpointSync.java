@@ -20,7 +20,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -68,7 +74,44 @@ public final class CheckpointSync implements CheckpointIndex {
 
     @Override
     public Checkpoint refresh(CheckpointId id) {
-        return sync(id, null, null);
+        awaitOpened(id);
+        return sync(id, null, null).checkpoint();
+    }
+
+    @Override
+    public Synced refreshListed(CheckpointId id) {
+        awaitOpened(id);
+        Pass p = sync(id, null, null);
+        return new Synced(p.checkpoint(), p.listing().listed(), p.record(), p.rowEtag());
+    }
+
+    /**
+     * Marks a step DELETING right after its caller wrote the step's tombstone, without listing the
+     * prefix again: a step with a tombstone is DELETING whatever else its listing shows, so the row
+     * is derived from {@code before} (this caller's sync, whose listing was made after the row it
+     * left was read) plus the tombstone, and written only over the version {@code before} left. Any
+     * other write since falls back to a full sync. The details (files, bytes) are those of the
+     * listing before the tombstone; the sync after the deletion writes the last word.
+     *
+     * @return the checkpoint as now indexed
+     */
+    @Override
+    public Checkpoint deleting(CheckpointId id, Synced before, StoredBlob tombstone) {
+        if (before.rowEtag() == null || before.checkpoint() == null) {
+            return refresh(id);
+        }
+        List<StoredBlob> listed = new ArrayList<>(before.listed());
+        listed.removeIf(b -> b.name().equals(id.tombstoneBlob()));
+        listed.add(tombstone);
+        StepListing listing = StepListing.of(id, listed);
+        Checkpoint c = Derivation.derive(listing, manifestIfDeciding(id, listing, before.record()), before.record(),
+                Instant.now(clock), incompleteTtl.apply(id.run())).checkpoint();
+        IndexStore.CheckpointRow row = new IndexStore.CheckpointRow(before.checkpoint(),
+                before.checkpoint().files().size(), before.rowEtag());
+        if (c.state() != CheckpointState.DELETING || !index.putCheckpoint(c, row, before.record())) {
+            return refresh(id);
+        }
+        return c;
     }
 
     /**
@@ -95,7 +138,75 @@ public final class CheckpointSync implements CheckpointIndex {
      * @param seen   the checkpoint's rows as read before that listing was made
      */
     Checkpoint rebuild(CheckpointId id, List<StoredBlob> listed, RowsSeen seen) {
-        return sync(id, StepListing.of(id, listed), seen);
+        awaitOpened(id);
+        return sync(id, StepListing.of(id, listed), seen).checkpoint();
+    }
+
+    /**
+     * A step's first attempt, opened beside the request that found the step empty (so that the
+     * request answers after one listing, not after four round trips): writes the attempt record,
+     * then the step's rows. The step held no app record ({@code WriteGate}: FRESH), so no write URL
+     * for it existed and nothing under it is committable: the listing a refresh would make differs
+     * from "the attempt record alone" at most by blobs written out of band, or by files of this
+     * attempt written since, neither of which changes an UPLOADING row but for its activity time.
+     * So the row is derived from that record and created only where none exists (never over
+     * another writer's, which is at least as new); a row that exists already (an event got there
+     * first, or one left from before) is brought in line by a full refresh instead.
+     *
+     * <p>Until this is done, this instance's own reads and syncs of the step wait for it (read your
+     * writes). Should it fail or the process stop first, nothing is lost but time: the first
+     * attempt starts at the epoch, so files written without the record are its files; the next
+     * request of the step writes the record; the first shard's event (a shard of a step without a
+     * row refreshes it) and the commit index the step from storage.
+     */
+    @Override
+    public void opened(CheckpointId id, java.util.function.Supplier<Optional<StoredBlob>> open, Executor worker) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        pendingOpened.put(id, done);
+        try {
+            worker.execute(() -> {
+                try {
+                    open.get().ifPresent(attempt -> writeOpened(id, attempt));
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "opening the fresh step " + id + " failed; its next request, events and"
+                            + " commit make up for it", e);
+                } finally {
+                    pendingOpened.remove(id, done);
+                    done.complete(null);
+                }
+            });
+        } catch (RuntimeException e) {
+            pendingOpened.remove(id, done);
+            done.complete(null);
+            throw e;
+        }
+    }
+
+    private void writeOpened(CheckpointId id, StoredBlob attempt) {
+        Checkpoint c = Derivation.derive(StepListing.of(id, List.of(attempt)), null, null, Instant.now(clock),
+                incompleteTtl.apply(id.run())).checkpoint();
+        if (c.state() != CheckpointState.UPLOADING || !index.putCheckpoint(c, null, null)) {
+            sync(id, null, null);
+            return;
+        }
+        index.setOpen(id, true);
+    }
+
+    /** Fresh steps whose rows this instance is writing right now. */
+    private final Map<CheckpointId, CompletableFuture<Void>> pendingOpened = new ConcurrentHashMap<>();
+
+    /** Waits (bounded) for this instance's own write of a fresh step's rows, so reads after an uploads answer see them. */
+    private void awaitOpened(CheckpointId id) {
+        CompletableFuture<Void> pending = pendingOpened.get(id);
+        if (pending != null) {
+            try {
+                pending.get(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException | TimeoutException e) {
+                // Reads go on without it: the row is a view that later syncs complete.
+            }
+        }
     }
 
     /** One listing of the prefix with metadata and, where the account keeps them, current version ids. */
@@ -105,6 +216,7 @@ public final class CheckpointSync implements CheckpointIndex {
 
     @Override
     public Checkpoint inspect(CheckpointId id) {
+        awaitOpened(id);
         StepListing listing = list(id);
         return Derivation.derive(listing, manifestOf(id, listing), recordOf(id, listing), Instant.now(clock),
                 incompleteTtl.apply(id.run())).checkpoint();
@@ -115,6 +227,15 @@ public final class CheckpointSync implements CheckpointIndex {
                 : records.get(id.commitBlob() + listing.commit().etag(), () -> readRecord(id)).orElse(null);
     }
 
+    /**
+     * The manifest where the derivation reads it: a step with a commit record or a tombstone is
+     * derived from those alone, so deleting or re-checking a large committed checkpoint does not
+     * download and parse its manifest.
+     */
+    private Optional<Manifest> manifestIfDeciding(CheckpointId id, StepListing listing, CommitRecord record) {
+        return record == null && listing.tombstone() == null ? manifestOf(id, listing) : null;
+    }
+
     /** @return null when no manifest blob exists; empty when it exists but is invalid */
     private Optional<Manifest> manifestOf(CheckpointId id, StepListing listing) {
         return listing.manifest() == null ? null
@@ -123,7 +244,12 @@ public final class CheckpointSync implements CheckpointIndex {
     }
 
     /** What one pass of a sync did: its rows written, or a newer writer got there first. */
-    private record Pass(Checkpoint checkpoint, boolean written, boolean createdRecord, RowsSeen current) {
+    private record Pass(Checkpoint checkpoint, boolean written, boolean createdRecord, RowsSeen current,
+                        StepListing listing, CommitRecord record, String rowEtag) {
+        Pass(Checkpoint checkpoint, boolean written, boolean createdRecord, RowsSeen current, StepListing listing,
+             CommitRecord record) {
+            this(checkpoint, written, createdRecord, current, listing, record, null);
+        }
     }
 
     /**
@@ -133,7 +259,7 @@ public final class CheckpointSync implements CheckpointIndex {
      *
      * @param given a listing made elsewhere (reindex) and the rows read before it; null: read and list here
      */
-    private Checkpoint sync(CheckpointId id, StepListing given, RowsSeen seenBeforeGiven) {
+    private Pass sync(CheckpointId id, StepListing given, RowsSeen seenBeforeGiven) {
         boolean rebuildFiles = given != null;
         StepListing listing = given;
         RowsSeen seen = seenBeforeGiven;
@@ -154,7 +280,7 @@ public final class CheckpointSync implements CheckpointIndex {
                 if (createdRecord && c != null && c.state() == CheckpointState.COMMITTED) {
                     notifyCommitted(c);
                 }
-                return c;
+                return pass;
             }
             if (attempt >= SYNC_ATTEMPTS) {
                 throw new StorageUnavailableException("the index rows of " + id + " kept changing while syncing it;"
@@ -177,10 +303,10 @@ public final class CheckpointSync implements CheckpointIndex {
     private Pass pass(CheckpointId id, StepListing listing, boolean fresh, RowsSeen seen, boolean rebuildFiles) {
         if (listing.isEmpty()) {
             index.setOpen(id, false);
-            return new Pass(seen.row() == null ? null : seen.row().summary(), true, false, null);
+            return new Pass(seen.row() == null ? null : seen.row().summary(), true, false, null, listing, null);
         }
         CommitRecord record = recordOf(id, listing);
-        Optional<Manifest> manifest = manifestOf(id, listing);
+        Optional<Manifest> manifest = manifestIfDeciding(id, listing, record);
         Instant now = Instant.now(clock);
         Derivation.Result derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
         if (derived.ready() && listing.tombstone() == null && !fresh) {
@@ -188,7 +314,7 @@ public final class CheckpointSync implements CheckpointIndex {
             // may name versions replaced since: a commit decision is taken from a listing of its own.
             listing = list(id);
             record = recordOf(id, listing);
-            manifest = manifestOf(id, listing);
+            manifest = manifestIfDeciding(id, listing, record);
             derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
         }
         boolean committedNow = false;
@@ -201,30 +327,40 @@ public final class CheckpointSync implements CheckpointIndex {
         if (record != null && listing.tombstone() == null) {
             // Reindex re-leases only what has no lease: taking every lease again would cost a call per file.
             boolean firstSync = committedNow || (!recordKnown && !rebuildFiles);
-            if (ensureLeased(id, listing, record, firstSync)) {
+            boolean relisted = ensureLeased(id, listing, record, firstSync);
+            if (relisted) {
                 // Re-list: what the derivation calls intact is the files as they are under our leases.
                 listing = list(id);
             }
-            derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
+            if (relisted || committedNow) {
+                derived = Derivation.derive(listing, manifest, record, now, incompleteTtl.apply(id.run()));
+            }
         }
         Checkpoint c = derived.checkpoint();
         if (rebuildFiles) {
             if (!index.replaceFiles(id, listing, record, seen.files())) {
-                return new Pass(c, false, committedNow, null);
+                return new Pass(c, false, committedNow, null, listing, record);
             }
         } else if (record != null && !recordKnown) {
             index.markRecorded(id, record);
         }
-        if (!index.putCheckpoint(c, seen.rowEtag())) {
+        if (!rebuildFiles && seen.row() != null && IndexStore.sameRow(c, seen.row())) {
+            // The row already says exactly this (a late event of a settled checkpoint, a re-check):
+            // rewriting it would change nothing but its ETag.
+            index.setOpen(id, c.state() == CheckpointState.UPLOADING || c.state() == CheckpointState.COMMITTING);
+            return new Pass(c, true, committedNow, null, listing, record, seen.rowEtag());
+        }
+        if (!index.putCheckpoint(c, seen.row(), record)) {
             Optional<IndexStore.CheckpointRow> current = index.checkpoint(id);
             // Another writer's row already says the same: nothing of this view is missing.
             if (!rebuildFiles && current.isPresent() && IndexStore.sameRow(c, current.get())) {
-                return new Pass(c, true, committedNow, null);
+                return new Pass(c, true, committedNow, null, listing, record);
             }
-            return new Pass(c, false, committedNow, rebuildFiles ? null : new RowsSeen(current.orElse(null), null));
+            return new Pass(c, false, committedNow, rebuildFiles ? null : new RowsSeen(current.orElse(null), null),
+                    listing, record);
         }
         index.setOpen(id, c.state() == CheckpointState.UPLOADING || c.state() == CheckpointState.COMMITTING);
-        return new Pass(c, true, committedNow, null);
+        return new Pass(c, true, committedNow, null, listing, record);
     }
 
     /** Whether the row already held the commit record's file view (written once per record). */
@@ -298,6 +434,7 @@ public final class CheckpointSync implements CheckpointIndex {
 
     @Override
     public Optional<Checkpoint> get(CheckpointId id) {
+        awaitOpened(id);
         return index.checkpoint(id).map(row -> withFiles(id, row.summary()));
     }
 
@@ -307,16 +444,15 @@ public final class CheckpointSync implements CheckpointIndex {
         boolean recorded = c.state() == CheckpointState.COMMITTED || c.state() == CheckpointState.TAMPERED
                 || (c.committedAt() != null && c.state().isGone());
         long bytes = 0;
-        for (IndexStore.FileRow r : index.files(id)) {
-            if (recorded) {
-                if (r.recordedEtag() != null) {
-                    files.add(new FileEntry(r.path(), r.recordedSize(), r.recordedEtag(), r.sha256(), null,
-                            r.recordedVersion()));
-                    bytes += r.recordedSize();
+        List<IndexStore.FileRow> rows = index.files(id);
+        if (recorded) {
+            files.addAll(IndexStore.recorded(rows));
+        } else {
+            for (IndexStore.FileRow r : rows) {
+                if (!r.deleted()) {
+                    files.add(new FileEntry(r.path(), r.size(), r.etag(), null, null));
+                    bytes += r.size();
                 }
-            } else if (!r.deleted()) {
-                files.add(new FileEntry(r.path(), r.size(), r.etag(), null, null));
-                bytes += r.size();
             }
         }
         return new Checkpoint(c.runId(), c.step(), c.state(), c.tier(), files, c.missing(), c.extra(),

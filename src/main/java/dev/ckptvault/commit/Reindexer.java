@@ -97,6 +97,8 @@ public final class Reindexer {
                     changedMeanwhile++;
                 }
             }
+            // Rows written by a version of the app without the latest pointer leave none, or a stale one.
+            index.refreshLatest(run);
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("runs", runs);

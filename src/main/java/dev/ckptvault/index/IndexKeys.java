@@ -7,12 +7,18 @@ import dev.ckptvault.layout.CheckpointId;
  * checkpoint with RowKey = inverted zero-padded step (newest sorts first); partition
  * {runId}:{step} one row per file with RowKey = path ('/' written as ':', which paths never
  * contain: RowKeys may not hold '/'); partition "_open" one row per unsettled checkpoint. Run ids
- * never start with '_' and never contain ':', so the partitions cannot collide.
+ * never start with '_' and never contain ':', so the partitions cannot collide. Partition {runId}
+ * also holds the run's latest-committed pointer, RowKey {@value #LATEST}: letters sort after every
+ * 12-digit checkpoint key, so queries of checkpoint rows bound RowKey by {@link #LAST_CHECKPOINT_ROW}.
  */
 public final class IndexKeys {
     public static final String RUNS = "_runs";
     public static final String OPEN = "_open";
     private static final long MAX_STEP = 999_999_999_999L;
+    /** The pointer row's key in a run's partition: kept in that partition so it can change in one transaction with a checkpoint row. */
+    public static final String LATEST = "latest";
+    /** The highest checkpoint RowKey (step 0): every checkpoint row sorts at or below it, the pointer above. */
+    public static final String LAST_CHECKPOINT_ROW = String.format("%012d", MAX_STEP);
 
     private IndexKeys() {
     }

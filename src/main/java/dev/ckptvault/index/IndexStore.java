@@ -11,6 +11,8 @@ import com.azure.data.tables.models.TableTransactionAction;
 import com.azure.data.tables.models.TableTransactionActionType;
 import com.fasterxml.jackson.core.type.TypeReference;
 import dev.ckptvault.checkpoint.CommitRecord;
+import dev.ckptvault.checkpoint.FileEntry;
+import dev.ckptvault.error.StorageUnavailableException;
 import dev.ckptvault.json.Json;
 import dev.ckptvault.layout.CheckpointId;
 import dev.ckptvault.layout.RunId;
@@ -282,17 +284,59 @@ public final class IndexStore {
      * Writes a checkpoint's row only if it is still the version read before the listing it was
      * derived from: {@code expectedRowEtag}, or no row at all when null. Every writer reads the row
      * before it lists, so a write that succeeds carries a listing made after every write before
-     * it: an older view never replaces a newer one.
+     * it: an older view never replaces a newer one. The state the row held is unknown here, so the
+     * latest pointer is kept as for a row that may have been COMMITTED.
      *
      * @return false when another writer got there first (re-read, list again, or accept theirs)
      */
     public boolean putCheckpoint(Checkpoint c, String expectedRowEtag) {
+        return putCheckpoint(c, expectedRowEtag, expectedRowEtag == null ? Was.NONE : Was.UNKNOWN, null, null);
+    }
+
+    /**
+     * As {@link #putCheckpoint(Checkpoint, String)}, conditional on the row version {@code seen}
+     * (null: no row). When the write makes the step COMMITTED or takes it out of COMMITTED, the
+     * run's latest pointer changes in the same transaction ({@link #latest}).
+     *
+     * @param record the commit record of {@code c}, or null: a COMMITTED checkpoint that becomes
+     *               latest carries its files in the pointer
+     */
+    public boolean putCheckpoint(Checkpoint c, CheckpointRow seen, CommitRecord record) {
+        Was was = seen == null ? Was.NONE
+                : seen.summary().state() == CheckpointState.COMMITTED ? Was.COMMITTED : Was.OTHER;
+        return putCheckpoint(c, seen == null ? null : seen.rowEtag(), was, seen, record);
+    }
+
+    /** What the row held before a write: decides whether the latest pointer takes part. */
+    private enum Was { NONE, COMMITTED, OTHER, UNKNOWN }
+
+    private boolean putCheckpoint(Checkpoint c, String expectedRowEtag, Was was, CheckpointRow seen,
+                                  CommitRecord record) {
         TableEntity e = checkpointEntity(c);
-        return writeIfUnchanged("write a checkpoint row", e, expectedRowEtag, TableEntityUpdateMode.REPLACE);
+        boolean committed = c.state() == CheckpointState.COMMITTED;
+        // Rewriting a COMMITTED row with what it already says changes neither which step is latest nor
+        // what the pointer shows of it: no pointer read, the common case of late events.
+        boolean samePointerView = was == Was.COMMITTED && committed && seen != null && sameRow(c, seen);
+        if (samePointerView || (!committed && (was == Was.NONE || was == Was.OTHER))) {
+            return writeIfUnchanged("write a checkpoint row", e, expectedRowEtag, TableEntityUpdateMode.REPLACE);
+        }
+        TableTransactionAction row;
+        if (expectedRowEtag == null) {
+            row = new TableTransactionAction(TableTransactionActionType.CREATE, e);
+        } else {
+            e.getProperties().put("odata.etag", expectedRowEtag);
+            row = new TableTransactionAction(TableTransactionActionType.UPDATE_REPLACE, e, true);
+        }
+        return writeWithPointer(new RunId(c.runId()), c.step(), row, expectedRowEtag, c, record);
     }
 
     private static TableEntity checkpointEntity(Checkpoint c) {
-        TableEntity e = new TableEntity(c.runId(), IndexKeys.checkpointRow(c.step()))
+        return checkpointEntity(c, IndexKeys.checkpointRow(c.step()));
+    }
+
+    /** A checkpoint's row content under {@code rowKey}: its own row, or the run's latest pointer. */
+    private static TableEntity checkpointEntity(Checkpoint c, String rowKey) {
+        TableEntity e = new TableEntity(c.runId(), rowKey)
                 .addProperty("Step", c.step()).addProperty("State", c.state().name()).addProperty("Tier", c.tier())
                 .addProperty("Bytes", c.bytes()).addProperty("FileCount", c.files().size())
                 .addProperty("Metrics", Json.write(fitting(c.metrics()))).addProperty("Pinned", c.pinned())
@@ -327,7 +371,8 @@ public final class IndexStore {
 
     /** A page of a run's checkpoints, newest first, starting below {@code afterStep} when given. */
     public List<CheckpointRow> checkpoints(RunId run, String state, Long afterStep, int limit) {
-        StringBuilder f = new StringBuilder("PartitionKey eq ").append(IndexKeys.literal(run.value()));
+        StringBuilder f = new StringBuilder("PartitionKey eq ").append(IndexKeys.literal(run.value()))
+                .append(" and RowKey le ").append(IndexKeys.literal(IndexKeys.LAST_CHECKPOINT_ROW));
         if (afterStep != null) {
             f.append(" and RowKey gt ").append(IndexKeys.literal(IndexKeys.checkpointRow(afterStep)));
         }
@@ -365,16 +410,22 @@ public final class IndexStore {
                 actions.add(new TableTransactionAction(TableTransactionActionType.DELETE, e)));
         transact(actions);
         setOpen(id, false);
-        StorageCalls.run("drop a checkpoint row", () -> {
-            operations.incrementAndGet();
-            try {
-                table.deleteEntity(id.run().value(), IndexKeys.checkpointRow(id.step().value()));
-            } catch (TableServiceException e) {
-                if (StorageCalls.status(e) != 404) {
-                    throw e;
-                }
+        // Whatever wrote the row last: delete the version read, and read again if it changed meanwhile.
+        for (int attempt = 0; attempt < POINTER_ATTEMPTS; attempt++) {
+            Optional<CheckpointRow> row = checkpoint(id);
+            if (row.isEmpty() || deleteRow(id, row.get().rowEtag())) {
+                return;
             }
-        });
+        }
+        throw new StorageUnavailableException("the row of " + id + " kept changing while it was dropped", null);
+    }
+
+    /** Deletes a checkpoint row if it is still {@code rowEtag}, and keeps the latest pointer with it. */
+    private boolean deleteRow(CheckpointId id, String rowEtag) {
+        TableEntity e = new TableEntity(id.run().value(), IndexKeys.checkpointRow(id.step().value()));
+        e.getProperties().put("odata.etag", rowEtag);
+        return writeWithPointer(id.run(), id.step().value(),
+                new TableTransactionAction(TableTransactionActionType.DELETE, e, true), rowEtag, null, null);
     }
 
     /**
@@ -387,21 +438,7 @@ public final class IndexStore {
      * @return false when the checkpoint row changed meanwhile (nothing was removed)
      */
     public boolean dropCheckpointIfUnchanged(CheckpointId id, String rowEtag, java.util.Collection<FileRow> filesSeen) {
-        boolean dropped = StorageCalls.call("drop a checkpoint row", () -> {
-            operations.incrementAndGet();
-            try {
-                table.deleteEntityWithResponse(new TableEntity(id.run().value(), IndexKeys.checkpointRow(id.step().value()))
-                        .addProperty("odata.etag", rowEtag), true, null, Context.NONE);
-                return true;
-            } catch (TableServiceException e) {
-                int s = StorageCalls.status(e);
-                if (s == 412 || s == 404) {
-                    return false;
-                }
-                throw e;
-            }
-        });
-        if (!dropped) {
+        if (!deleteRow(id, rowEtag)) {
             return false;
         }
         for (FileRow f : filesSeen) {
@@ -424,6 +461,271 @@ public final class IndexStore {
         checkpoint(id).ifPresent(row -> setOpen(id, row.summary().state() == CheckpointState.UPLOADING
                 || row.summary().state() == CheckpointState.COMMITTING));
         return true;
+    }
+
+    // ---- the latest pointer ---------------------------------------------------------------------
+
+    /*
+     * One row per run (partition {runId}, RowKey "latest") names the highest COMMITTED step and
+     * holds that checkpoint's row and, when they fit, its files, so GET latest is one point read.
+     *
+     * It is kept exact by one rule: every write that can change which steps are COMMITTED (a row
+     * that becomes COMMITTED, leaves COMMITTED, or whose COMMITTED content changes; a row removed)
+     * goes in one entity group transaction with a conditional write of the pointer, on the pointer
+     * version read before that write was computed. So two such writes cannot both succeed on one
+     * pointer version: the loser re-reads the pointer and computes again. When the latest step
+     * leaves COMMITTED the next one is found by a query made after the pointer was read; any
+     * change to the COMMITTED set after that read would have changed the pointer and failed this
+     * transaction, so what the query saw is what holds when the transaction lands. The pointer
+     * therefore equals the highest COMMITTED row at every moment, also across app instances,
+     * crashes (one transaction) and retries. A run whose rows predate the pointer has none: latest
+     * falls back to a query, and the first write that needs the pointer creates it from one.
+     */
+
+    /** Pointer rows carry at most this many chunks of gzipped file list, each below the 64 KiB binary property limit. */
+    static final int FILE_CHUNK_BYTES = 60_000;
+    static final int MAX_FILE_CHUNKS = 10;
+    private static final int POINTER_ATTEMPTS = 16;
+
+    /**
+     * What the pointer says.
+     *
+     * @param checkpoint  the newest COMMITTED checkpoint with its recorded files when {@code filesInline},
+     *                    or null when the run has no committed checkpoint
+     * @param filesInline false when the file list was too large for the row: read the file rows
+     */
+    public record Latest(Checkpoint checkpoint, boolean filesInline) {
+    }
+
+    /** The run's latest pointer (one point read), or empty when the run has none (yet). */
+    public Optional<Latest> latest(RunId run) {
+        return get(run.value(), IndexKeys.LATEST).map(IndexStore::toLatest);
+    }
+
+    /**
+     * Writes the pointer again from a query of the rows, conditional on the version read first
+     * (reindex does this per run: it also repairs a pointer that a version of the app without
+     * pointers left behind).
+     */
+    public void refreshLatest(RunId run) {
+        for (int attempt = 0; attempt < POINTER_ATTEMPTS; attempt++) {
+            Optional<TableEntity> pointer = get(run.value(), IndexKeys.LATEST);
+            TableEntity target = pointerFor(run, highestCommitted(run, null));
+            if (StorageCalls.call("write the latest pointer", () -> {
+                operations.incrementAndGet();
+                try {
+                    if (pointer.isEmpty()) {
+                        table.createEntity(target);
+                    } else {
+                        target.getProperties().put("odata.etag", pointer.get().getETag());
+                        table.updateEntityWithResponse(target, TableEntityUpdateMode.REPLACE, true, null, Context.NONE);
+                    }
+                    return true;
+                } catch (TableServiceException ex) {
+                    if (conditionFailed(ex)) {
+                        return false;
+                    }
+                    throw ex;
+                }
+            })) {
+                return;
+            }
+        }
+        throw new StorageUnavailableException("the latest pointer of run " + run + " kept changing", null);
+    }
+
+    /**
+     * Applies {@code row} (a write or delete of step {@code step}'s row, conditional on
+     * {@code expectedRowEtag}) together with the pointer change it implies, in one transaction.
+     *
+     * @param next what the row says after the write, null when it is removed
+     * @return false when the row was not the version expected (the caller re-reads); a pointer that
+     *         changed meanwhile is read again here
+     */
+    private boolean writeWithPointer(RunId run, long step, TableTransactionAction row, String expectedRowEtag,
+                                     Checkpoint next, CommitRecord record) {
+        for (int attempt = 0; attempt < POINTER_ATTEMPTS; attempt++) {
+            Optional<TableEntity> pointer = get(run.value(), IndexKeys.LATEST);
+            TableTransactionAction change = pointerChange(run, step, next, record, pointer);
+            List<TableTransactionAction> actions = change == null ? List.of(row) : List.of(row, change);
+            if (transactIfUnchanged(actions)) {
+                return true;
+            }
+            // The row or the pointer changed. Only the row is the caller's business.
+            Optional<CheckpointRow> now = checkpoint(new CheckpointId(run, Step.of(step)));
+            boolean rowAsExpected = expectedRowEtag == null ? now.isEmpty()
+                    : now.isPresent() && expectedRowEtag.equals(now.get().rowEtag());
+            if (!rowAsExpected) {
+                return false;
+            }
+        }
+        throw new StorageUnavailableException("the latest pointer of run " + run + " kept changing while step "
+                + step + " was written; a later sync brings it in line", null);
+    }
+
+    /**
+     * The pointer write that goes with step {@code step} becoming {@code next}: conditional on the
+     * version read (or create-only when there is none), so it fails if the COMMITTED set changed
+     * since; null when the pointer neither moves nor needs to guard anything.
+     */
+    private TableTransactionAction pointerChange(RunId run, long step, Checkpoint next, CommitRecord record,
+                                                 Optional<TableEntity> pointer) {
+        boolean committed = next != null && next.state() == CheckpointState.COMMITTED;
+        if (pointer.isEmpty()) {
+            // No pointer yet: the rows say which step is latest, apart from the one being written.
+            CheckpointRow other = highestCommitted(run, step).orElse(null);
+            TableEntity target = committed && (other == null || step >= other.summary().step())
+                    ? pointerEntity(next, recordedFiles(record)) : pointerFor(run, Optional.ofNullable(other));
+            return new TableTransactionAction(TableTransactionActionType.CREATE, target);
+        }
+        Latest current = toLatest(pointer.get());
+        Long latest = current.checkpoint() == null ? null : current.checkpoint().step();
+        TableEntity target;
+        if (committed && latest != null && step == latest) {
+            // Same step, new content (a pin, the tier): the summary changes, the recorded files do not.
+            target = checkpointEntity(next, IndexKeys.LATEST);
+            target.addProperty(POINTER_STEP, step);
+            return conditional(TableTransactionActionType.UPDATE_MERGE, target, pointer.get());
+        }
+        if (committed && (latest == null || step > latest)) {
+            target = pointerEntity(next, recordedFiles(record));
+        } else if (!committed && latest != null && step == latest) {
+            target = pointerFor(run, highestCommitted(run, step));
+        } else {
+            // The latest step stays; this write still guards against a concurrent recomputation that
+            // did not see it.
+            target = new TableEntity(run.value(), IndexKeys.LATEST).addProperty("Guard", System.nanoTime());
+            return conditional(TableTransactionActionType.UPDATE_MERGE, target, pointer.get());
+        }
+        return conditional(TableTransactionActionType.UPDATE_REPLACE, target, pointer.get());
+    }
+
+    private static TableTransactionAction conditional(TableTransactionActionType type, TableEntity target,
+                                                      TableEntity read) {
+        target.getProperties().put("odata.etag", read.getETag());
+        return new TableTransactionAction(type, target, true);
+    }
+
+    /** The COMMITTED row with the highest step, apart from {@code except}: one query, newest rows first. */
+    private Optional<CheckpointRow> highestCommitted(RunId run, Long except) {
+        for (CheckpointRow r : checkpoints(run, CheckpointState.COMMITTED.name(), null, except == null ? 1 : 2)) {
+            if (except == null || r.summary().step() != except) {
+                return Optional.of(r);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The pointer naming {@code row} (its files from the file rows' recorded view), or saying none. */
+    private TableEntity pointerFor(RunId run, Optional<CheckpointRow> row) {
+        if (row.isEmpty()) {
+            return new TableEntity(run.value(), IndexKeys.LATEST).addProperty(POINTER_STEP, -1L);
+        }
+        Checkpoint c = row.get().summary();
+        return pointerEntity(c, recorded(files(new CheckpointId(run, Step.of(c.step())))));
+    }
+
+    private static final String POINTER_STEP = "LatestStep";
+
+    private static TableEntity pointerEntity(Checkpoint c, List<FileEntry> files) {
+        TableEntity e = checkpointEntity(c, IndexKeys.LATEST);
+        e.addProperty(POINTER_STEP, c.step());
+        byte[] packed = packFiles(files);
+        int chunks = (packed.length + FILE_CHUNK_BYTES - 1) / FILE_CHUNK_BYTES;
+        boolean inline = chunks <= MAX_FILE_CHUNKS;
+        e.addProperty("FilesInline", inline);
+        if (inline) {
+            e.addProperty("FileChunks", chunks);
+            for (int i = 0; i < chunks; i++) {
+                e.addProperty("Files" + i, java.util.Arrays.copyOfRange(packed, i * FILE_CHUNK_BYTES,
+                        Math.min(packed.length, (i + 1) * FILE_CHUNK_BYTES)));
+            }
+        }
+        return e;
+    }
+
+    private static Latest toLatest(TableEntity e) {
+        Map<String, Object> p = e.getProperties();
+        long step = num(p.get(POINTER_STEP));
+        if (step < 0) {
+            return new Latest(null, true);
+        }
+        Checkpoint summary = toCheckpoint(e).summary();
+        boolean inline = Boolean.TRUE.equals(p.get("FilesInline"));
+        List<FileEntry> files = List.of();
+        if (inline) {
+            int chunks = (int) num(p.get("FileChunks"));
+            java.io.ByteArrayOutputStream packed = new java.io.ByteArrayOutputStream();
+            for (int i = 0; i < chunks; i++) {
+                packed.writeBytes((byte[]) p.get("Files" + i));
+            }
+            files = unpackFiles(packed.toByteArray());
+        }
+        return new Latest(new Checkpoint(summary.runId(), step, summary.state(), summary.tier(), files,
+                summary.missing(), summary.extra(), summary.bytes(), summary.metrics(), summary.pinned(),
+                summary.createdAt(), summary.committedAt(), summary.lastActivityAt()), inline);
+    }
+
+    /**
+     * A committed checkpoint's files as its file rows show them: the commit record's view of every
+     * file the record lists, in row order (what {@code GET checkpoints/{step}} lists).
+     */
+    public static List<FileEntry> recorded(List<FileRow> rows) {
+        List<FileEntry> out = new ArrayList<>();
+        for (FileRow r : rows) {
+            if (r.recordedEtag() != null) {
+                out.add(new FileEntry(r.path(), r.recordedSize(), r.recordedEtag(), r.sha256(), null,
+                        r.recordedVersion()));
+            }
+        }
+        return out;
+    }
+
+    /** The record's files in the order and shape the file rows would give them ({@link #recorded}). */
+    private static List<FileEntry> recordedFiles(CommitRecord record) {
+        if (record == null) {
+            return List.of();
+        }
+        java.util.TreeMap<String, FileEntry> byRow = new java.util.TreeMap<>();
+        for (CommitRecord.File f : record.files()) {
+            if (keyable(f.path())) {
+                byRow.put(IndexKeys.fileRow(f.path()), new FileEntry(f.path(), f.size(), f.etag(), f.sha256(), null,
+                        f.versionId()));
+            }
+        }
+        return List.copyOf(byRow.values());
+    }
+
+    /** [[path, size, etag, sha256, versionId], ...] as JSON, gzipped: paths and hex digests pack well. */
+    static byte[] packFiles(List<FileEntry> files) {
+        List<List<Object>> rows = new ArrayList<>(files.size());
+        for (FileEntry f : files) {
+            rows.add(java.util.Arrays.asList(f.path(), f.size(), f.etag(), f.sha256(), f.versionId()));
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream gz = new java.util.zip.GZIPOutputStream(out)) {
+            gz.write(Json.bytes(rows));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    static List<FileEntry> unpackFiles(byte[] packed) {
+        if (packed.length == 0) {
+            return List.of();
+        }
+        try (java.util.zip.GZIPInputStream gz = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(packed))) {
+            com.fasterxml.jackson.databind.JsonNode rows = Json.MAPPER.readTree(gz);
+            List<FileEntry> out = new ArrayList<>(rows.size());
+            for (com.fasterxml.jackson.databind.JsonNode r : rows) {
+                out.add(new FileEntry(r.get(0).asText(), r.get(1).asLong(), r.get(2).asText(),
+                        r.get(3).isNull() ? null : r.get(3).asText(), null, r.get(4).isNull() ? null : r.get(4).asText()));
+            }
+            return out;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     // ---- open checkpoints and runs -------------------------------------------------------------
@@ -464,8 +766,8 @@ public final class IndexStore {
         String after = "datetime'" + since.truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "'";
         for (TableEntity r : query("PartitionKey eq " + IndexKeys.literal(IndexKeys.RUNS), null)) {
             RunId run = new RunId(r.getRowKey());
-            for (TableEntity e : query("PartitionKey eq " + IndexKeys.literal(run.value()) + " and CommittedAt ge " + after,
-                    null)) {
+            for (TableEntity e : query("PartitionKey eq " + IndexKeys.literal(run.value()) + " and RowKey le "
+                    + IndexKeys.literal(IndexKeys.LAST_CHECKPOINT_ROW) + " and CommittedAt ge " + after, null)) {
                 out.add(new CheckpointId(run, Step.of(num(e.getProperties().get("Step")))));
             }
         }

@@ -36,9 +36,16 @@ public record Step(long value) implements Comparable<Step> {
                 "step must be an integer with 0 <= step < 1000000000000", target);
     }
 
-    /** The step's folder name, e.g. step-000000001200. */
+    private static final String ZEROS = "000000000000";
+
+    /**
+     * The step's folder name, e.g. step-000000001200. Built by hand: it is part of every blob
+     * name, so an uploads call of 1,024 files builds it 1,024 times, and a format string would
+     * cost a third of the call's signing time.
+     */
     public String folder() {
-        return String.format("step-%012d", value);
+        String digits = Long.toString(value);
+        return "step-" + ZEROS.substring(digits.length()) + digits;
     }
 
     @Override

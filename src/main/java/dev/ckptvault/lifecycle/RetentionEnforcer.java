@@ -82,29 +82,51 @@ public final class RetentionEnforcer {
     /**
      * Deletes one checkpoint. Unless {@code force}, a checkpoint that changed since {@code seen}
      * was read, or got pinned meanwhile, is left alone.
+     *
+     * <p>One listing of the prefix serves the whole deletion: it re-checks the plan against storage
+     * (a sync), names the blobs in the tombstone, and, once the tombstone is settled, says which
+     * files to delete. What was written after it (only a write URL issued before the tombstone
+     * can) is found by the listing after the files went, which then holds little more than the
+     * app's records.
      */
     public Result delete(Checkpoint seen, String reason, boolean force) {
         CheckpointId id = CheckpointId.of(seen.runId(), seen.step());
-        Map<BlobName.Kind, StoredBlob> records = store.records(id);
-        if (!records.containsKey(BlobName.Kind.TOMBSTONE)) {
-            Checkpoint fresh = index.refresh(id);
-            if (!force && !sameAsPlanned(seen, fresh)) {
-                return new Result(seen.step(), Outcome.SKIPPED, "changed since it was planned (now " + fresh.state()
-                        + (fresh.pinned() ? ", pinned" : "") + "); the next sweep plans again");
-            }
-            boolean hadCommit = records.containsKey(BlobName.Kind.COMMIT);
-            List<String> blobs = store.list(id.prefix(), false).stream().map(StoredBlob::name).toList();
-            Instant now = Instant.now(clock);
-            Tombstone t = new Tombstone(id.run().value(), id.step().value(), now, reason, fresh.state(), hadCommit, blobs,
-                    hadCommit ? events.data(fresh, now, reason) : null);
-            faults.reached(BEFORE_TOMBSTONE, id);
-            // A forced deletion overrides pins and needs no re-check: its tombstone is settled from the start.
-            if (store.createIfAbsent(id.tombstoneBlob(), Json.bytes(t),
-                    Map.of(Tombstone.SETTLED_METADATA, Boolean.toString(force)))) {
-                faults.reached(TOMBSTONE_WRITTEN, id);
-            }
+        CheckpointIndex.Synced synced = index.refreshListed(id);
+        if (names(synced.listed()).contains(id.tombstoneBlob())) {
+            // Already being deleted (by this instance before a crash, or another): finish it.
+            return finish(id, force, synced, null);
         }
-        return finish(id, force);
+        Checkpoint fresh = synced.checkpoint();
+        if (fresh == null) {
+            return new Result(seen.step(), Outcome.SKIPPED, "nothing of it is stored any more");
+        }
+        if (!force && !sameAsPlanned(seen, fresh)) {
+            return new Result(seen.step(), Outcome.SKIPPED, "changed since it was planned (now " + fresh.state()
+                    + (fresh.pinned() ? ", pinned" : "") + "); the next sweep plans again");
+        }
+        List<String> blobs = names(synced.listed());
+        boolean hadCommit = blobs.contains(id.commitBlob());
+        Instant now = Instant.now(clock);
+        Tombstone t = new Tombstone(id.run().value(), id.step().value(), now, reason, fresh.state(), hadCommit, blobs,
+                hadCommit ? events.data(fresh, now, reason) : null);
+        faults.reached(BEFORE_TOMBSTONE, id);
+        // A forced deletion overrides pins and needs no re-check: its tombstone is settled from the start.
+        Optional<StoredBlob> written = store.create(id.tombstoneBlob(), Json.bytes(t),
+                Map.of(Tombstone.SETTLED_METADATA, Boolean.toString(force)));
+        if (written.isEmpty()) {
+            // Another instance wrote one first: carry out that one, from a listing of its own.
+            return finish(id, force, null, null);
+        }
+        faults.reached(TOMBSTONE_WRITTEN, id);
+        return finish(id, force, synced, new Written(t, written.get()));
+    }
+
+    private static List<String> names(List<StoredBlob> blobs) {
+        return blobs.stream().map(StoredBlob::name).toList();
+    }
+
+    /** The tombstone this call wrote, as written: no need to read it back. */
+    private record Written(Tombstone tombstone, StoredBlob blob) {
     }
 
     /** A tombstone that may be carried out, or why there is none to carry out. */
@@ -117,27 +139,40 @@ public final class RetentionEnforcer {
      * pin, so one side always sees the other. Settling and undoing are both conditional on the
      * unsettled version: once one instance settled, no one undoes (and the reverse), so a pin
      * acknowledged before the tombstone is seen by whoever settles, whichever instance that is.
+     *
+     * @param written the tombstone as this call wrote it, or null: it is read
      */
-    private Settled settle(CheckpointId id, boolean force) {
+    private Settled settle(CheckpointId id, boolean force, Written written) {
         for (int attempt = 0; attempt < 8; attempt++) {
-            Optional<ContainerStore.Content> read = store.read(id.tombstoneBlob());
-            if (read.isEmpty()) {
-                return new Settled(null, "no tombstone: nothing to finish");
+            Tombstone t;
+            String etag;
+            Map<String, String> metadata;
+            if (attempt == 0 && written != null) {
+                t = written.tombstone();
+                etag = written.blob().etag();
+                metadata = written.blob().metadata();
+            } else {
+                Optional<ContainerStore.Content> read = store.read(id.tombstoneBlob());
+                if (read.isEmpty()) {
+                    return new Settled(null, "no tombstone: nothing to finish");
+                }
+                t = Json.read(read.get().data(), Tombstone.class);
+                etag = read.get().etag();
+                metadata = read.get().metadata();
             }
-            Tombstone t = Json.read(read.get().data(), Tombstone.class);
-            if ("true".equals(read.get().metadata().get(Tombstone.SETTLED_METADATA))) {
+            if ("true".equals(metadata.get(Tombstone.SETTLED_METADATA))) {
                 return new Settled(t, null);
             }
             Optional<String> abort = force ? Optional.empty() : changedUnderTombstone(id, t.committed());
             if (abort.isPresent()) {
-                if (store.deleteIfMatch(id.tombstoneBlob(), read.get().etag())) {
+                if (store.deleteIfMatch(id.tombstoneBlob(), etag)) {
                     index.refresh(id);
                     return new Settled(null, abort.get());
                 }
             } else {
-                Map<String, String> metadata = new HashMap<>(read.get().metadata());
-                metadata.put(Tombstone.SETTLED_METADATA, "true");
-                if (store.setMetadataIfMatch(id.tombstoneBlob(), read.get().etag(), metadata)) {
+                Map<String, String> settled = new HashMap<>(metadata);
+                settled.put(Tombstone.SETTLED_METADATA, "true");
+                if (store.setMetadataIfMatch(id.tombstoneBlob(), etag, settled)) {
                     return new Settled(t, null);
                 }
             }
@@ -148,12 +183,13 @@ public final class RetentionEnforcer {
     }
 
     private Optional<String> changedUnderTombstone(CheckpointId id, boolean hadCommit) {
+        // One listing of the records, metadata included: the pin is the commit record's metadata.
         Map<BlobName.Kind, StoredBlob> records = store.records(id);
         if (!hadCommit && records.containsKey(BlobName.Kind.COMMIT)) {
             return Optional.of("committed while its deletion began; deletion undone");
         }
-        if (hadCommit && "true".equals(store.metadata(id.commitBlob()).orElse(Map.of())
-                .get(CommitRecord.PINNED_METADATA))) {
+        StoredBlob commit = records.get(BlobName.Kind.COMMIT);
+        if (hadCommit && commit != null && "true".equals(commit.metadataValue(CommitRecord.PINNED_METADATA))) {
             return Optional.of("pinned while its deletion began; deletion undone");
         }
         return Optional.empty();
@@ -173,28 +209,46 @@ public final class RetentionEnforcer {
      * index. Missing blobs are fine.
      */
     public Result finish(CheckpointId id) {
-        return finish(id, false);
+        return finish(id, false, null, null);
     }
 
-    private Result finish(CheckpointId id, boolean force) {
-        Settled settled = settle(id, force);
+    /**
+     * @param before  this call's sync of the step, made before the tombstone was settled, or null
+     * @param written the tombstone this call wrote after {@code before}, or null
+     */
+    private Result finish(CheckpointId id, boolean force, CheckpointIndex.Synced before, Written written) {
+        Settled settled = settle(id, force, written);
         if (settled.tombstone() == null) {
             return new Result(id.step().value(), Outcome.SKIPPED, settled.notDeleted());
         }
         faults.reached(AFTER_TOMBSTONE, id);
-        index.refresh(id);
-        String leaseId = leaseId(id).orElse(null);
-        List<StoredBlob> all = store.list(id.prefix(), false);
-        List<StoredBlob> files = new ArrayList<>();
-        List<StoredBlob> records = new ArrayList<>();
-        for (StoredBlob b : all) {
-            if (b.name().equals(id.tombstoneBlob())) {
-                continue;
-            }
-            (b.name().substring(id.prefix().length()).startsWith("_") ? records : files).add(b);
+        // The index says DELETING before anything goes. When this call listed the step just before
+        // (its tombstone on top, or in that listing already) the mark needs no listing of its own,
+        // and that listing names the files; otherwise one listing, made now, does both.
+        CheckpointIndex.Synced listing = before;
+        if (before == null) {
+            listing = index.refreshListed(id);
+        } else if (written != null) {
+            index.deleting(id, before, written.blob());
         }
+        List<StoredBlob> files = new ArrayList<>();
+        for (StoredBlob b : listing.listed()) {
+            if (!isRecord(id, b)) {
+                files.add(b);
+            }
+        }
+        String leaseId = leaseIdOf(id, listing);
         deleteAll(files, leaseId);
         faults.reached(AFTER_FILES, id);
+        // Whatever was written after that listing, and the app's records.
+        List<StoredBlob> left = new ArrayList<>();
+        List<StoredBlob> records = new ArrayList<>();
+        for (StoredBlob b : store.list(id.prefix(), false)) {
+            if (!b.name().equals(id.tombstoneBlob())) {
+                (isRecord(id, b) ? records : left).add(b);
+            }
+        }
+        deleteAll(left, leaseId);
         records.sort((a, b) -> Boolean.compare(a.name().equals(id.commitBlob()), b.name().equals(id.commitBlob())));
         deleteAll(records, leaseId);
         Checkpoint after = index.refresh(id);
@@ -205,8 +259,21 @@ public final class RetentionEnforcer {
         if (t.committed() && t.event() != null) {
             events.deleted(id, t);
         }
-        LOG.info("deleted " + id + " (" + (files.size() + records.size()) + " blobs): " + t.reason());
+        LOG.info("deleted " + id + " (" + (files.size() + left.size() + records.size()) + " blobs): " + t.reason());
         return new Result(id.step().value(), Outcome.DELETED, t.reason());
+    }
+
+    private static boolean isRecord(CheckpointId id, StoredBlob b) {
+        return b.name().substring(id.prefix().length()).startsWith("_");
+    }
+
+    /** The commit record's lease id: from the sync's record, read only when the sync had none but a record exists. */
+    private String leaseIdOf(CheckpointId id, CheckpointIndex.Synced listing) {
+        if (listing.leaseId() != null) {
+            return listing.leaseId();
+        }
+        boolean hasRecord = listing.listed().stream().anyMatch(b -> b.name().equals(id.commitBlob()));
+        return hasRecord ? leaseId(id).orElse(null) : null;
     }
 
     private Optional<String> leaseId(CheckpointId id) {

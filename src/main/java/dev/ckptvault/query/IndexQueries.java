@@ -21,6 +21,7 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
 import dev.ckptvault.checkpoint.Checkpoint;
 import dev.ckptvault.checkpoint.CheckpointState;
@@ -89,15 +90,31 @@ public final class IndexQueries {
         return latest(run, Instant.MAX);
     }
 
-    /** @param notAfter when the caller's credential expires: no read URL outlives it */
+    /**
+     * The run's latest pointer row names the newest COMMITTED checkpoint with its files: one point
+     * read. A file list too large for that row costs a query of the file rows; a run indexed before
+     * pointers existed has none, and then its rows are queried.
+     *
+     * @param notAfter when the caller's credential expires: no read URL outlives it
+     */
     public Checkpoint latest(RunId run, Instant notAfter) {
-        List<IndexStore.CheckpointRow> rows = index.checkpoints(run, CheckpointState.COMMITTED.name(), null, 1);
-        if (rows.isEmpty()) {
+        Optional<IndexStore.Latest> pointer = index.latest(run);
+        Checkpoint c;
+        if (pointer.isPresent()) {
+            c = pointer.get().checkpoint();
+            if (c != null && !pointer.get().filesInline()) {
+                c = sync.withFiles(new CheckpointId(run, Step.of(c.step())), c);
+            }
+        } else {
+            List<IndexStore.CheckpointRow> rows = index.checkpoints(run, CheckpointState.COMMITTED.name(), null, 1);
+            c = rows.isEmpty() ? null
+                    : sync.withFiles(new CheckpointId(run, Step.of(rows.get(0).summary().step())), rows.get(0).summary());
+        }
+        if (c == null) {
             throw new NotFoundException(ErrorCodes.NO_COMMITTED_CHECKPOINT,
                     "run " + run + " has no committed checkpoint", "runId");
         }
-        Checkpoint c = rows.get(0).summary();
-        return withReadUrls(sync.withFiles(new CheckpointId(run, Step.of(c.step())), c), notAfter);
+        return withReadUrls(c, notAfter);
     }
 
     public Checkpoint get(CheckpointId id, boolean downloads) {

@@ -1,8 +1,9 @@
 package dev.ckptvault.storage;
 
-import com.azure.storage.blob.BlobClient;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
+import com.azure.storage.common.StorageSharedKeyCredential;
+import com.azure.storage.common.implementation.SasImplUtils;
 import dev.ckptvault.config.StorageSettings;
 import java.time.OffsetDateTime;
 
@@ -11,10 +12,11 @@ import java.time.OffsetDateTime;
  * client built from the connection string; it never appears in an answer or a log line.
  */
 public final class AccountKeySasSigner extends SdkSasSigner {
-    private static final Signer SIGNER = BlobClient::generateSas;
+    private final Signer signer;
 
     public AccountKeySasSigner(BlobContainerClient container, boolean httpsOnly) {
         super(container, httpsOnly);
+        this.signer = signerOf(container);
     }
 
     /** HTTPS-only URLs in Azure; on the emulator plain HTTP too, signed in the version it speaks. */
@@ -23,10 +25,20 @@ public final class AccountKeySasSigner extends SdkSasSigner {
         if (storage.isEmulator()) {
             pinEmulatorSasVersion();
         }
+        this.signer = signerOf(container);
+    }
+
+    /** The key the client was built with, found where {@code BlobClient.generateSas} finds it: in its pipeline. */
+    private static Signer signerOf(BlobContainerClient container) {
+        StorageSharedKeyCredential key = SasImplUtils.extractSharedKeyCredential(container.getHttpPipeline());
+        if (key == null) {
+            throw new IllegalArgumentException("the container client carries no account key to sign with");
+        }
+        return util -> util.generateSas(key, NO_CONTEXT);
     }
 
     @Override
     Signer prepare(BlobServiceSasSignatureValues values, OffsetDateTime expiry) {
-        return SIGNER;
+        return signer;
     }
 }

@@ -3,7 +3,7 @@ package dev.ckptvault.storage;
 import com.azure.core.http.rest.Response;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.batch.BlobBatch;
-import com.azure.storage.blob.batch.BlobBatchClient;
+import com.azure.storage.blob.batch.BlobBatchAsyncClient;
 import com.azure.storage.blob.batch.BlobBatchClientBuilder;
 import com.azure.storage.blob.models.AccessTier;
 import com.azure.storage.blob.models.BlobRequestConditions;
@@ -13,6 +13,7 @@ import dev.ckptvault.error.StorageUnavailableException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiFunction;
+import reactor.core.publisher.Flux;
 
 /**
  * Many blobs in one round trip per 256 with the Blob Batch API: deletes and tier changes share
@@ -23,12 +24,17 @@ final class BlobBatches {
     /** The Blob Batch API takes at most 256 sub-requests. */
     static final int BATCH = 256;
 
+    /** Batches in flight at once: 1,000 blobs go in one round trip's time, 4,096 in two. */
+    static final int PARALLEL = 8;
+
     private final BlobContainerClient container;
-    private final BlobBatchClient batch;
+    private final String containerUrl;
+    private final BlobBatchAsyncClient batch;
 
     BlobBatches(BlobContainerClient container) {
         this.container = container;
-        this.batch = new BlobBatchClientBuilder(container).buildClient();
+        this.containerUrl = container.getBlobContainerUrl() + "/";
+        this.batch = new BlobBatchClientBuilder(container).buildAsyncClient();
     }
 
     List<String> delete(List<ContainerStore.Target> targets) {
@@ -49,20 +55,50 @@ final class BlobBatches {
                 : b.setBlobAccessTier(url(t), AccessTier.COOL, t.leaseId()));
     }
 
+    /**
+     * A blob's URL as the SDK writes it. Names of plain URL-safe characters (every layout name) are
+     * the same encoded as not, so they skip building a client per blob; others go through the SDK.
+     */
     private String url(ContainerStore.Target t) {
-        return container.getBlobClient(t.blobName()).getBlobUrl();
+        String name = t.blobName();
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '-'
+                    || c == '_' || c == '.')) {
+                return container.getBlobClient(name).getBlobUrl();
+            }
+        }
+        return containerUrl + name;
     }
 
+    /**
+     * Every batch of 256 is submitted at once (up to {@link #PARALLEL} in flight): storage serves
+     * them side by side, so the caller waits about one batch's time, not one per 256 blobs.
+     */
     private List<String> run(List<ContainerStore.Target> targets, String what,
                              BiFunction<BlobBatch, ContainerStore.Target, Response<?>> op) {
-        List<String> refused = new ArrayList<>();
+        List<List<ContainerStore.Target>> chunks = new ArrayList<>();
+        List<BlobBatch> batches = new ArrayList<>();
+        List<List<Response<?>>> answers = new ArrayList<>();
         for (int from = 0; from < targets.size(); from += BATCH) {
             List<ContainerStore.Target> chunk = targets.subList(from, Math.min(targets.size(), from + BATCH));
             BlobBatch b = batch.getBlobBatch();
             List<Response<?>> responses = new ArrayList<>(chunk.size());
             chunk.forEach(t -> responses.add(op.apply(b, t)));
-            StorageCalls.run(what + " a batch of " + chunk.size() + " blobs",
-                    () -> batch.submitBatchWithResponse(b, false, null, null));
+            chunks.add(chunk);
+            batches.add(b);
+            answers.add(responses);
+        }
+        if (batches.isEmpty()) {
+            return List.of();
+        }
+        StorageCalls.run(what + " " + targets.size() + " blobs in " + batches.size() + " batches",
+                () -> Flux.fromIterable(batches).flatMap(b -> batch.submitBatchWithResponse(b, false), PARALLEL)
+                        .blockLast());
+        List<String> refused = new ArrayList<>();
+        for (int c = 0; c < chunks.size(); c++) {
+            List<ContainerStore.Target> chunk = chunks.get(c);
+            List<Response<?>> responses = answers.get(c);
             for (int i = 0; i < chunk.size(); i++) {
                 int status = status(responses.get(i));
                 String name = chunk.get(i).blobName();

@@ -1,7 +1,8 @@
 package dev.ckptvault.storage;
 
-import com.azure.storage.blob.BlobClient;
+import com.azure.core.util.Context;
 import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.implementation.util.BlobSasImplUtil;
 import com.azure.storage.blob.sas.BlobSasPermission;
 import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
 import com.azure.storage.common.sas.SasProtocol;
@@ -13,19 +14,27 @@ import java.util.List;
 
 /**
  * Shared part of both signers: one signature-values object per request (permissions, window and
- * protocol are the same for every file), one reused container client, one SDK call per blob.
+ * protocol are the same for every file), then the SDK's own SAS code once per blob.
+ *
+ * <p>{@code BlobClient.generateSas} is a thin shell around {@link BlobSasImplUtil}: it builds the
+ * util from the client's container, blob, version and encryption scope and signs. Building a
+ * {@code BlobClient} per name (URL encoding, a new async client) cost about three times the
+ * signing itself, so this calls the util directly with the same arguments the client would pass
+ * (no encryption scope, no snapshot: this app's clients set neither). The string-to-sign stays the
+ * SDK's; {@code SasSignerTest} checks every variant against {@code BlobClient}'s output, so an SDK
+ * upgrade that changes the util shows there, not in production.
  */
 abstract class SdkSasSigner implements SasSigner {
     private static final BlobSasPermission WRITE = new BlobSasPermission().setCreatePermission(true)
             .setWritePermission(true);
     private static final BlobSasPermission READ = new BlobSasPermission().setReadPermission(true);
 
-    private final BlobContainerClient container;
+    private final String containerName;
     private final String containerUrl;
     private final SasProtocol protocol;
 
     SdkSasSigner(BlobContainerClient container, boolean httpsOnly) {
-        this.container = container;
+        this.containerName = container.getBlobContainerName();
         this.containerUrl = container.getBlobContainerUrl() + "/";
         this.protocol = httpsOnly ? SasProtocol.HTTPS_ONLY : SasProtocol.HTTPS_HTTP;
     }
@@ -55,15 +64,16 @@ abstract class SdkSasSigner implements SasSigner {
         for (int i = 0; i < blobNames.size(); i++) {
             String name = blobNames.get(i);
             String version = versionIds == null ? null : versionIds.get(i);
-            BlobClient blob = container.getBlobClient(name);
-            // Layout names are plain ASCII without reserved characters: the readable form with '/'
-            // is the same resource as the SDK's %2F-encoded one.
+            // As BlobClient.generateSas: the SDK decodes nothing here; layout names are plain ASCII
+            // without reserved characters, so the readable URL with '/' is the same resource as the
+            // SDK's %2F-encoded one.
+            String sas = signer.sign(new BlobSasImplUtil(values, containerName, name, null, version, null));
             if (version == null) {
-                urls.add(containerUrl + name + "?" + signer.sign(blob, values));
+                urls.add(containerUrl + name + "?" + sas);
             } else {
-                // The SDK signs a version client's SAS as sr=bv over the version id.
+                // With a version id the SDK signs a version SAS: sr=bv over the version id.
                 urls.add(containerUrl + name + "?versionid=" + URLEncoder.encode(version, StandardCharsets.UTF_8)
-                        + "&" + signer.sign(blob.getVersionClient(version), values));
+                        + "&" + sas);
             }
         }
         return urls;
@@ -88,6 +98,8 @@ abstract class SdkSasSigner implements SasSigner {
     abstract Signer prepare(BlobServiceSasSignatureValues values, OffsetDateTime expiry);
 
     interface Signer {
-        String sign(BlobClient blob, BlobServiceSasSignatureValues values);
+        String sign(BlobSasImplUtil blob);
     }
+
+    static final Context NO_CONTEXT = Context.NONE;
 }

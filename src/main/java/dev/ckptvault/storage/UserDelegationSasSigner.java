@@ -28,6 +28,7 @@ public final class UserDelegationSasSigner extends SdkSasSigner {
     /** Newest user delegation string-to-sign layout Azurite 3.35 verifies. */
     static final String EMULATOR_MAX_UDK_SAS_VERSION = "2026-02-06";
 
+    private final String accountName;
     private final BiFunction<OffsetDateTime, OffsetDateTime, UserDelegationKey> keySource;
     private final Clock clock;
     private final Duration keyValidity;
@@ -61,6 +62,7 @@ public final class UserDelegationSasSigner extends SdkSasSigner {
     UserDelegationSasSigner(BlobContainerClient container, boolean httpsOnly, Duration maxUrlLifetime, Clock clock,
                             BiFunction<OffsetDateTime, OffsetDateTime, UserDelegationKey> keySource) {
         super(container, httpsOnly);
+        this.accountName = container.getAccountName();
         this.keySource = keySource;
         this.clock = clock;
         // A key signs for at most MAX_KEY_AGE, so it must stay valid that long plus the longest URL.
@@ -71,7 +73,7 @@ public final class UserDelegationSasSigner extends SdkSasSigner {
     @Override
     Signer prepare(BlobServiceSasSignatureValues values, OffsetDateTime expiry) {
         UserDelegationKey key = keyCovering(expiry);
-        return (blob, v) -> blob.generateUserDelegationSas(v, key);
+        return util -> util.generateUserDelegationSas(key, accountName, NO_CONTEXT);
     }
 
     /**

@@ -13,6 +13,9 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import dev.ckptvault.layout.RunId;
@@ -33,14 +36,19 @@ public final class UploadService {
 
     private final CheckpointIndex index;
     private final BiConsumer<List<String>, Instant> discard;
+    private final Executor signing;
 
     /**
      * @param discard deletes the named blobs last written before the given time (storage's clock),
      *                conditionally in storage, never one written at or after it
+     * @param signing runs the signing of a request's URLs while the request waits on storage, and
+     *                the opening of a step's first attempt (its record and index rows) beside the request
      */
     public UploadService(WriteGate gate, RunRecords runs, SasSigner signer, CheckpointIndex index,
                          BiConsumer<List<String>, Instant> discard, Clock clock,
-                         Duration defaultLifetime, Duration maxLifetime, Function<RunId, Duration> incompleteTtl) {
+                         Duration defaultLifetime, Duration maxLifetime, Function<RunId, Duration> incompleteTtl,
+                         Executor signing) {
+        this.signing = signing;
         this.index = index;
         this.discard = discard;
         this.gate = gate;
@@ -56,7 +64,12 @@ public final class UploadService {
         return issue(id, request, Instant.MAX);
     }
 
-    /** @param notAfter when the caller's credential expires: no URL issued here outlives it */
+    /**
+     * Signing is pure CPU and needs nothing from storage, so it runs on another thread while this
+     * one waits on the write gate's round trips; URLs of a refused request are dropped unseen.
+     *
+     * @param notAfter when the caller's credential expires: no URL issued here outlives it
+     */
     public UploadAnswer issue(CheckpointId id, UploadRequest request, Instant notAfter) {
         List<RelativePath> paths = new ArrayList<>(request.files().size());
         List<String> blobNames = new ArrayList<>(request.files().size());
@@ -65,18 +78,6 @@ public final class UploadService {
             paths.add(path);
             blobNames.add(id.fileBlob(path, "files[" + i + "].path"));
         }
-        runs.ensureExists(id.run());
-        WriteGate.Admitted admitted = gate.admit(id, paths, incompleteTtl.apply(id.run()));
-        if (admitted.admission() != WriteGate.Admission.FRESH && admitted.attemptStart() != null) {
-            // What an earlier attempt left under these paths goes (the commit check refuses it anyway);
-            // a file of the current attempt stays, even when a renewal asks for its path again: a
-            // client may renew while its last write is still in flight.
-            discard.accept(blobNames, admitted.attemptStart());
-        }
-        if (admitted.admission().startedAttempt()) {
-            index.refresh(id);
-        }
-
         Duration lifetime = request.lifetime().orElse(defaultLifetime);
         if (lifetime.compareTo(maxLifetime) > 0) {
             lifetime = maxLifetime;
@@ -84,11 +85,43 @@ public final class UploadService {
         OffsetDateTime now = OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC)
                 .truncatedTo(ChronoUnit.SECONDS);
         OffsetDateTime expiry = SasSigner.cappedExpiry(now.plus(lifetime), notAfter);
-        List<String> urls = signer.sign(blobNames, SasSigner.Access.WRITE, now.minus(CLOCK_SKEW), expiry);
+        CompletableFuture<List<String>> urls = CompletableFuture.supplyAsync(
+                () -> signer.sign(blobNames, SasSigner.Access.WRITE, now.minus(CLOCK_SKEW), expiry), signing);
+        try {
+            admit(id, paths, blobNames);
+        } catch (RuntimeException e) {
+            urls.cancel(false);
+            throw e;
+        }
+        List<String> signed;
+        try {
+            signed = urls.join();
+        } catch (CompletionException e) {
+            // The signer's own exception (e.g. storage unavailable for a delegation key), as if signed here.
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
         List<UploadAnswer.Upload> uploads = new ArrayList<>(paths.size());
         for (int i = 0; i < paths.size(); i++) {
-            uploads.add(new UploadAnswer.Upload(paths.get(i).value(), blobNames.get(i), urls.get(i)));
+            uploads.add(new UploadAnswer.Upload(paths.get(i).value(), blobNames.get(i), signed.get(i)));
         }
         return new UploadAnswer(id.run().value(), id.step().value(), expiry, uploads);
+    }
+
+    private void admit(CheckpointId id, List<RelativePath> paths, List<String> blobNames) {
+        runs.ensureExists(id.run());
+        WriteGate.Admitted admitted = gate.admit(id, paths, incompleteTtl.apply(id.run()));
+        if (admitted.admission() != WriteGate.Admission.FRESH && admitted.attemptStart() != null
+                && !admitted.first()) {
+            // What an earlier attempt left under these paths goes (the commit check refuses it anyway);
+            // a file of the current attempt stays, even when a renewal asks for its path again: a
+            // client may renew while its last write is still in flight. A step's first attempt had
+            // no earlier one, so its ranks skip this round trip.
+            discard.accept(blobNames, admitted.attemptStart());
+        }
+        if (admitted.opens()) {
+            index.opened(id, () -> gate.openFirstAttempt(id), signing);
+        } else if (admitted.admission() == WriteGate.Admission.NEW_ATTEMPT) {
+            index.refresh(id);
+        }
     }
 }

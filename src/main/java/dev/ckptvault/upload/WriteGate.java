@@ -15,6 +15,7 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import dev.ckptvault.checkpoint.Checkpoint;
@@ -51,6 +52,8 @@ public final class WriteGate {
     private final OwedEvents owed;
     /** Steps this instance marked active lately: a burst of renewals costs one conditional write. */
     private final Map<CheckpointId, Instant> marked = new ConcurrentHashMap<>();
+    /** Fresh steps whose first attempt record a request of this instance is writing right now. */
+    private final Map<CheckpointId, Boolean> opening = new ConcurrentHashMap<>();
 
     /** @param checkpoints the commit side, asked which listed files a committing checkpoint still misses */
     public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock, OwedEvents owed) {
@@ -84,8 +87,15 @@ public final class WriteGate {
      * @param attemptStart when the attempt the request belongs to began (storage's clock), or null
      *                     when the step has no attempt record: what was written before it belongs to
      *                     an earlier attempt
+     * @param first        the attempt is the step's first ({@link Attempts#FIRST}): nothing of an
+     *                     earlier attempt can lie under its paths
+     * @param opens        this request is to write the first attempt's record
+     *                     ({@link #openFirstAttempt}), after answering
      */
-    public record Admitted(Admission admission, Instant attemptStart) {
+    public record Admitted(Admission admission, Instant attemptStart, boolean first, boolean opens) {
+        public Admitted(Admission admission, Instant attemptStart) {
+            this(admission, attemptStart, false, false);
+        }
     }
 
     /**
@@ -107,16 +117,40 @@ public final class WriteGate {
         if (records.containsKey(BlobName.Kind.MANIFEST)) {
             requireStillMissing(id, paths);
             markActive(id, attempt);
-            return new Admitted(Admission.COMMITTING, attempt == null ? null : Attempts.start(attempt));
+            return new Admitted(Admission.COMMITTING, attempt == null ? null : Attempts.start(attempt),
+                    Attempts.first(attempt), false);
         }
         if (attempt == null) {
+            if (records.isEmpty()) {
+                // The step's first attempt. Its record need not exist before the answer: nothing of an
+                // earlier attempt can lie under the step, so the attempt starts at the epoch (no file is
+                // too old for it) and the record, marked first, is written beside the request (by
+                // exactly one request of this instance at a time; of several instances, one create wins).
+                boolean opens = opening.putIfAbsent(id, Boolean.TRUE) == null;
+                return new Admitted(Admission.FRESH, Instant.EPOCH, true, opens);
+            }
             return started(id, startAttempt(id, null), Admission.FRESH);
         }
         if (isAbandoned(id, attempt, incompleteTtl)) {
             return started(id, startAttempt(id, attempt.etag()), Admission.NEW_ATTEMPT);
         }
         markActive(id, attempt);
-        return new Admitted(Admission.JOINED, Attempts.start(attempt));
+        return new Admitted(Admission.JOINED, Attempts.start(attempt), Attempts.first(attempt), false);
+    }
+
+    /**
+     * Writes the record of a step's first attempt (create-once): marked first, its start the
+     * epoch, as {@link #admit} answered. Called once for the request whose admission {@code opens}.
+     *
+     * @return the record as written, or empty when another request or instance wrote it first
+     */
+    public Optional<StoredBlob> openFirstAttempt(CheckpointId id) {
+        try {
+            return store.create(id.attemptBlob(), attemptRecord(),
+                    Map.of(Attempts.FIRST, "true", Attempts.START, Instant.EPOCH.toString()));
+        } finally {
+            opening.remove(id);
+        }
     }
 
     /**
@@ -126,7 +160,7 @@ public final class WriteGate {
     private Admitted started(CheckpointId id, boolean wrote, Admission ifWrote) {
         StoredBlob now = store.records(id).get(BlobName.Kind.ATTEMPT);
         Instant start = now == null ? null : Attempts.start(now);
-        return new Admitted(wrote ? ifWrote : Admission.JOINED, start);
+        return new Admitted(wrote ? ifWrote : Admission.JOINED, start, Attempts.first(now), false);
     }
 
     private void reopenDeleted(CheckpointId id, StoredBlob tombstone) {
@@ -214,9 +248,13 @@ public final class WriteGate {
         store.setMetadataIfMatch(id.attemptBlob(), attempt.etag(), metadata);
     }
 
+    private byte[] attemptRecord() {
+        return Json.bytes(Map.of("startedAt", Instant.now(clock).toString()));
+    }
+
     /** @return false when another rank created or replaced the attempt record first (then join it) */
     private boolean startAttempt(CheckpointId id, String replacingETag) {
-        byte[] record = Json.bytes(Map.of("startedAt", Instant.now(clock).toString()));
+        byte[] record = attemptRecord();
         return replacingETag == null
                 ? store.createIfAbsent(id.attemptBlob(), record, Map.of())
                 : store.replaceIfMatch(id.attemptBlob(), replacingETag, record, Map.of());

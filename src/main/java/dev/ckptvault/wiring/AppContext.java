@@ -105,7 +105,7 @@ public final class AppContext implements AutoCloseable {
                 storage.blobService().getAccountUrl());
         UploadService uploads = new UploadService(new WriteGate(store, sync, clock, outgoing::settleDeleted), runs, signer,
                 sync, store::deleteWrittenBefore, clock, config.defaultUrlLifetime(), config.maxUrlLifetime(),
-                policies::incompleteTtl);
+                policies::incompleteTtl, workers);
         RetentionService retention = new RetentionService(sync, policies, runs,
                 new RetentionEnforcer(store, sync, outgoing, clock, RetentionEnforcer.NONE), outgoing, store, clock);
         sync.addListener(new RetentionCommitListener(outgoing, retention, afterCommitThread));

@@ -1,5 +1,6 @@
 package dev.ckptvault.bench;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,23 +32,35 @@ public final class BenchMain {
         BENCHES.put("LatestLookupBench", IndexBench::latest);
         BENCHES.put("CommitBench", IndexBench::commit);
         BENCHES.put("BatchDeleteBench", BatchDeleteBench::run);
-        BENCHES.put("PythonClientBench", PythonClientBench::run);
         BENCHES.put("AccessBench", AccessBench::run);
+        BENCHES.put("PythonClientBench", PythonClientBench::run);
+        BENCHES.put("ScaleBench", ScaleBench::run);
     }
 
     private BenchMain() {
     }
 
     public static void main(String[] args) throws Exception {
+        // Before any JDK HTTP client exists: Node (Azurite, and the local host's clients of it)
+        // closes idle kept-alive connections after 5 s, so the client drops them first.
+        System.setProperty("jdk.httpclient.keepalive.timeout", "3");
         Rounds rounds = new Rounds(Integer.getInteger("bench.warmup", 5), Integer.getInteger("bench.rounds", 15));
         List<String> names = args.length == 0 ? List.copyOf(BENCHES.keySet()) : List.of(args);
         for (String name : names) {
-            Bench bench = BENCHES.get(name);
-            if (bench == null) {
+            if (!BENCHES.containsKey(name)) {
                 throw new IllegalArgumentException("no benchmark '" + name + "'; known: " + BENCHES.keySet());
             }
-            System.out.println("== " + name + " (" + rounds.warmup() + " warm-up, " + rounds.timed() + " timed rounds)");
-            bench.run(rounds);
         }
+        Path dir = Path.of(System.getProperty("ckptvault.projectDir", System.getProperty("user.dir")), "target", "bench");
+        List<String> done = new java.util.ArrayList<>();
+        for (String name : names) {
+            System.out.println("== " + name + " (" + rounds.warmup() + " warm-up, " + rounds.timed() + " timed rounds)");
+            BENCHES.get(name).run(rounds);
+            done.add(name);
+            // After each benchmark: a later one that fails or is stopped keeps what was measured.
+            Summary.write(dir, done, rounds, done.size() == names.size());
+        }
+        // Pools of the app instances the benchmarks built are not daemon threads: end here.
+        System.exit(0);
     }
 }

@@ -24,10 +24,12 @@ import java.util.Locale;
 import java.util.Random;
 
 /**
- * Upload and download MiB/s of the Python client (clients/python/bench.py) against the Java SDK
- * (BlobClient from the same SAS URLs, same block size and parallelism) for the same bytes, in
- * the same run, through the local host. -Dbench.python.mib (default 64; Azurite in memory holds 1 GiB), -Dbench.python.rounds
- * (default 3), CKPT_PYTHON (default python3). The baseline is the Java SDK.
+ * Upload and download MiB/s through issued URLs, of the Java SDK (a BlobClient from the issued
+ * SAS URL) and of the Python client (clients/python/bench.py), against the baseline of the same
+ * bytes written with the Java SDK and the account key (no app), same block size and parallelism,
+ * in the same run, through the local host. The URL variants include the uploads call (and the
+ * Python client its sha256). -Dbench.python.mib (default 64; Azurite in memory holds 1 GiB),
+ * -Dbench.python.rounds (default 3), CKPT_PYTHON (default python3).
  */
 final class PythonClientBench {
     private static final long MiB = 1 << 20;
@@ -53,6 +55,7 @@ final class PythonClientBench {
         }
         double[][] java = new double[2][rounds];
         double[][] py = new double[2][rounds];
+        double[][] key = new double[2][rounds];
         try (LocalHostProcess host = LocalHostProcess.start("python-client-bench-host.log")) {
             HttpClient http = HttpClient.newHttpClient();
             String run = "pybench-" + System.currentTimeMillis();
@@ -66,12 +69,15 @@ final class PythonClientBench {
                 double[] j = javaSdk(http, api, token, step, data, dir.resolve("java-" + step + ".bin"));
                 step++;
                 double[] p = pythonClient(python, host.baseUrl(), run, token, step, data);
+                double[] a = accountKey(lastUrl, step, data, dir.resolve("key-" + step + ".bin"));
                 if (r >= 0) {
                     for (int k = 0; k < 2; k++) {
                         java[k][r] = mib / j[k];
                         py[k][r] = mib / p[k];
+                        key[k][r] = mib / a[k];
                     }
                 }
+                Files.deleteIfExists(dir.resolve("key-" + step + ".bin"));
                 Files.deleteIfExists(dir.resolve("java-" + step + ".bin"));
             }
         } finally {
@@ -84,16 +90,65 @@ final class PythonClientBench {
         }
         System.out.printf(Locale.ROOT, "%d MiB, %d MiB blocks, %d in parallel, %d rounds (median MiB/s)%n",
                 mib, BLOCK_MIB, WORKERS, rounds);
-        String header = String.format(Locale.ROOT, "%-28s  %12s  %14s  %12s", "variant", "upload MiB/s",
-                "download MiB/s", "vs Java SDK");
+        String header = String.format(Locale.ROOT, "%-40s  %12s  %14s  %12s", "variant", "upload MiB/s",
+                "download MiB/s", "vs account key");
         System.out.println(header);
         System.out.println("-".repeat(header.length()));
-        row("Java SDK (baseline)", median(java[0]), median(java[1]), median(java[0]), median(java[1]));
-        row("Python client (stdlib)", median(py[0]), median(py[1]), median(java[0]), median(java[1]));
+        double baseUp = median(key[0]);
+        double baseDown = median(key[1]);
+        row("Java SDK, account key (baseline)", baseUp, baseDown, baseUp, baseDown);
+        row("Java SDK through issued URLs", median(java[0]), median(java[1]), baseUp, baseDown);
+        row("Python client (stdlib), issued URLs", median(py[0]), median(py[1]), baseUp, baseDown);
+        Summary.put("upload_account_key_mibps", baseUp);
+        Summary.put("upload_java_mibps", median(java[0]));
+        Summary.put("upload_python_mibps", median(py[0]));
+        Summary.put("upload_ratio_java", median(java[0]) / baseUp);
+        Summary.put("upload_ratio_python", median(py[0]) / baseUp);
+        Summary.put("download_ratio_java", median(java[1]) / baseDown);
+        Summary.put("download_ratio_python", median(py[1]) / baseDown);
+        String base = String.format(Locale.ROOT, "Java SDK with the account key %.1f MiB/s", baseUp);
+        Summary.row("upload through issued URLs, Java SDK (" + mib + " MiB, " + BLOCK_MIB + " MiB blocks, " + WORKERS
+                + " parallel, uploads call included)", "upload_ratio_java",
+                String.format(Locale.ROOT, "%.1f MiB/s", median(java[0])), base, Summary.x(median(java[0]) / baseUp),
+                null, null);
+        Summary.row("upload through issued URLs, Python client (same bytes, blocks, parallelism)", "upload_ratio_python",
+                String.format(Locale.ROOT, "%.1f MiB/s", median(py[0])), base, Summary.x(median(py[0]) / baseUp),
+                null, null);
+    }
+
+    private static volatile String lastUrl;
+
+    /**
+     * The baseline: the same bytes with the SDK and Azurite's account key, same block size and
+     * parallelism, no app involved (the blob endpoint is the one the issued URLs name).
+     */
+    private static double[] accountKey(String issuedUrl, int step, Path data, Path dest) throws Exception {
+        URI u = URI.create(issuedUrl);
+        String cs = "DefaultEndpointsProtocol=http;AccountName=" + dev.ckptvault.config.StorageSettings.EMULATOR_ACCOUNT
+                + ";AccountKey=" + dev.ckptvault.config.StorageSettings.EMULATOR_KEY + ";BlobEndpoint=" + u.getScheme()
+                + "://" + u.getHost() + ":" + u.getPort() + "/" + dev.ckptvault.config.StorageSettings.EMULATOR_ACCOUNT + ";";
+        var container = new com.azure.storage.blob.BlobServiceClientBuilder().connectionString(cs)
+                .serviceVersion(dev.ckptvault.storage.StorageClients.EMULATOR_BLOB_VERSION).buildClient()
+                .getBlobContainerClient("pybench-baseline");
+        container.createIfNotExists();
+        BlobClient blob = container.getBlobClient("step-" + step + "/data.bin");
+        ParallelTransferOptions parallel = new ParallelTransferOptions().setBlockSizeLong(BLOCK_MIB * MiB)
+                .setMaxSingleUploadSizeLong(BLOCK_MIB * MiB).setMaxConcurrency(WORKERS);
+        long t0 = System.nanoTime();
+        blob.uploadFromFileWithResponse(new BlobUploadFromFileOptions(data.toString()).setParallelTransferOptions(parallel),
+                null, null);
+        double upload = (System.nanoTime() - t0) / 1e9;
+        t0 = System.nanoTime();
+        blob.downloadToFileWithResponse(new BlobDownloadToFileOptions(dest.toString())
+                .setParallelTransferOptions(new com.azure.storage.common.ParallelTransferOptions()
+                        .setBlockSizeLong(BLOCK_MIB * MiB).setMaxConcurrency(WORKERS)), null, null);
+        double download = (System.nanoTime() - t0) / 1e9;
+        blob.delete();
+        return new double[] {upload, download};
     }
 
     private static void row(String name, double up, double down, double baseUp, double baseDown) {
-        System.out.printf(Locale.ROOT, "%-28s  %12.1f  %14.1f  %5.2fx/%5.2fx%n", name, up, down, up / baseUp,
+        System.out.printf(Locale.ROOT, "%-40s  %12.1f  %14.1f  %5.2fx/%5.2fx%n", name, up, down, up / baseUp,
                 down / baseDown);
     }
 
@@ -113,7 +168,8 @@ final class PythonClientBench {
         long t0 = System.nanoTime();
         JsonNode uploads = call(http, "POST", api + "/checkpoints/" + step + "/uploads",
                 "{\"files\":[{\"path\":\"data.bin\",\"size\":" + size + "}]}", auth);
-        BlobClient writer = new BlobClientBuilder().endpoint(uploads.at("/uploads/0/url").asText()).buildClient();
+        lastUrl = uploads.at("/uploads/0/url").asText();
+        BlobClient writer = new BlobClientBuilder().endpoint(lastUrl).buildClient();
         String etag = writer.uploadFromFileWithResponse(new BlobUploadFromFileOptions(data.toString())
                 .setParallelTransferOptions(parallel), null, null).getValue().getETag();
         double upload = (System.nanoTime() - t0) / 1e9;

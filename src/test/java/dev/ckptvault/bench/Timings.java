@@ -27,6 +27,17 @@ final class Timings {
         nanos.get(variant)[round] = elapsedNanos;
     }
 
+    /** A variant's percentile over its timed rounds, in milliseconds. */
+    double ms(int variant, double p) {
+        long[] s = nanos.get(variant).clone();
+        Arrays.sort(s);
+        return percentile(s, p) / 1e6;
+    }
+
+    double medianMs(int variant) {
+        return ms(variant, 50);
+    }
+
     /** Nearest-rank percentile of the sorted samples. */
     static long percentile(long[] sorted, double p) {
         int rank = (int) Math.ceil(p / 100.0 * sorted.length);

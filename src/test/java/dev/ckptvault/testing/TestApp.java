@@ -87,7 +87,7 @@ public final class TestApp implements AutoCloseable {
         outgoing = new OutgoingEvents(publisher, store, config.container(), storage.blobService().getAccountUrl());
         uploads = new UploadService(new WriteGate(store, sync, clock, outgoing::settleDeleted), runs, signer, sync,
                 store::deleteWrittenBefore, clock, config.defaultUrlLifetime(), config.maxUrlLifetime(),
-                policies::incompleteTtl);
+                policies::incompleteTtl, pool);
         commits = new CommitService(store, sync, config.maxFilesPerRequest());
         queries = new IndexQueries(index, sync, signer, clock, config.defaultUrlLifetime(), policies::effective);
         enforcer = enforcer(RetentionEnforcer.NONE);
