@@ -43,7 +43,10 @@ public final class StorageCalls {
                 int s = h.getResponse().getStatusCode();
                 return s >= 500 || s == 408 || s == 429;
             }
-            if (t instanceof IOException || t instanceof UncheckedIOException || t instanceof TimeoutException) {
+            // An interrupted call (the host stopping, an invocation cancelled) may well succeed when
+            // tried again: answered 503, so Event Grid redelivers rather than counting it applied.
+            if (t instanceof IOException || t instanceof UncheckedIOException || t instanceof TimeoutException
+                    || t instanceof InterruptedException) {
                 return true;
             }
             if (t.getCause() == t) {

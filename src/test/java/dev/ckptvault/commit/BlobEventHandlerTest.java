@@ -116,6 +116,28 @@ class BlobEventHandlerTest {
     }
 
     /**
+     * A handling cut short (the host stopping, a cancelled invocation) used to be acknowledged as
+     * an event that can never be applied, so Event Grid never delivered it again.
+     */
+    @Test
+    void anEventWhoseHandlingIsInterruptedIsNotAcknowledgedAndItsRedeliveryIsApplied() throws Exception {
+        String second = "evt/step-000000000002/b.bin";
+        trainer.write("evt", 2, Map.of("b.bin", "xyz".getBytes(StandardCharsets.UTF_8)));
+        var props = ctx.storage.container().getBlobClient(second).getProperties();
+        String e = EventSamples.created(Schema.EVENT_GRID, account, ctx.config.container(), second, props.getETag(),
+                props.getBlobSize(), EventSamples.nextSequencer());
+        int filesBefore = ctx.index.files(CheckpointId.of("evt", 2)).size();
+        Thread.currentThread().interrupt();
+        try {
+            assertThrows(StorageUnavailableException.class, () -> ctx.events.handle(e));
+        } finally {
+            Thread.interrupted();
+        }
+        assertEquals(List.of(BlobEventHandler.Outcome.APPLIED), ctx.events.handle(e));
+        assertTrue(ctx.index.files(CheckpointId.of("evt", 2)).size() >= Math.max(1, filesBefore));
+    }
+
+    /**
      * Eight deliveries that made the SDK's parser spin forever used to pin all eight of the local
      * host's event threads (and a Functions worker's); every later delivery then hung.
      */
