@@ -9,7 +9,6 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.Set;
 
 /**
@@ -64,7 +63,8 @@ public final class AdminKeyFile {
     private static String newKey() {
         byte[] b = new byte[32];
         new SecureRandom().nextBytes(b);
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+        // Hex, not base64url: a key that may begin with '-' reads as an option on a command line.
+        return java.util.HexFormat.of().formatHex(b);
     }
 
     private static FileAttribute<?>[] ownerOnly() {

@@ -31,6 +31,19 @@ class AdminKeyFileTest {
         assertNotEquals(first.key(), AdminKeyFile.resolve(dir.resolve("other")).key(), "each data folder its own key");
     }
 
+    /**
+     * A base64url key began with '-' one time in 64, and `ckptvault --admin-key KEY` then read it
+     * as an option ("expected one argument"): the Python CLI test failed on such a key.
+     */
+    @Test
+    void aMadeKeyNeverStartsWithADashSoItCanFollowAnOption() throws IOException {
+        for (int i = 0; i < 1000; i++) {
+            AdminKeyFile.Resolved r = AdminKeyFile.resolve(null);
+            assertFalse(r.key().startsWith("-"), "key " + i + " starts with '-'");
+            Files.delete(r.file());
+        }
+    }
+
     @Test
     void aKeyFileOthersCouldReadIsNarrowedAgain(@TempDir Path dir) throws IOException {
         AdminKeyFile.Resolved r = AdminKeyFile.resolve(dir);
