@@ -1,5 +1,6 @@
 package dev.ckptvault.storage;
 
+import com.azure.core.util.Context;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
 import com.azure.storage.common.StorageSharedKeyCredential;
@@ -34,7 +35,7 @@ public final class AccountKeySasSigner extends SdkSasSigner {
         if (key == null) {
             throw new IllegalArgumentException("the container client carries no account key to sign with");
         }
-        return util -> util.generateSas(key, NO_CONTEXT);
+        return util -> util.generateSas(key, Context.NONE);
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.ckptvault.storage;
 
-import com.azure.core.util.Context;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.implementation.util.BlobSasImplUtil;
 import com.azure.storage.blob.sas.BlobSasPermission;
@@ -100,6 +99,4 @@ abstract class SdkSasSigner implements SasSigner {
     interface Signer {
         String sign(BlobSasImplUtil blob);
     }
-
-    static final Context NO_CONTEXT = Context.NONE;
 }

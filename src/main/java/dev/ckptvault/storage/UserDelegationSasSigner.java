@@ -1,5 +1,6 @@
 package dev.ckptvault.storage;
 
+import com.azure.core.util.Context;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.BlobServiceClient;
 import com.azure.storage.blob.models.UserDelegationKey;
@@ -73,7 +74,7 @@ public final class UserDelegationSasSigner extends SdkSasSigner {
     @Override
     Signer prepare(BlobServiceSasSignatureValues values, OffsetDateTime expiry) {
         UserDelegationKey key = keyCovering(expiry);
-        return util -> util.generateUserDelegationSas(key, accountName, NO_CONTEXT);
+        return util -> util.generateUserDelegationSas(key, accountName, Context.NONE);
     }
 
     /**

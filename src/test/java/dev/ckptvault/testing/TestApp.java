@@ -136,6 +136,11 @@ public final class TestApp implements AutoCloseable {
                 forType.getSimpleName() + " needs a " + wanted.getSimpleName() + " this test app does not build"));
     }
 
+    /** Returns once the after-commit work queued so far has run: its one thread takes a marker queued behind it. */
+    public void awaitAfterCommit() throws Exception {
+        afterCommitThread.submit(() -> { }).get(1, java.util.concurrent.TimeUnit.MINUTES);
+    }
+
     @Override
     public void close() {
         afterCommitThread.shutdownNow();
