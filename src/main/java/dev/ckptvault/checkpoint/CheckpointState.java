@@ -28,4 +28,9 @@ public enum CheckpointState {
     public boolean isGone() {
         return this == DELETING || this == DELETED;
     }
+
+    /** Still being written or committed: what the sweep and the local event watcher look at. */
+    public boolean isOpen() {
+        return this == UPLOADING || this == COMMITTING;
+    }
 }

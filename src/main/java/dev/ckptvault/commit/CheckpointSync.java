@@ -347,7 +347,7 @@ public final class CheckpointSync implements CheckpointIndex {
         if (!rebuildFiles && seen.row() != null && IndexStore.sameRow(c, seen.row())) {
             // The row already says exactly this (a late event of a settled checkpoint, a re-check):
             // rewriting it would change nothing but its ETag.
-            index.setOpen(id, c.state() == CheckpointState.UPLOADING || c.state() == CheckpointState.COMMITTING);
+            index.setOpen(id, c.state().isOpen());
             return new Pass(c, true, committedNow, null, listing, record, seen.rowEtag());
         }
         if (!index.putCheckpoint(c, seen.row(), record)) {
@@ -359,7 +359,7 @@ public final class CheckpointSync implements CheckpointIndex {
             return new Pass(c, false, committedNow, rebuildFiles ? null : new RowsSeen(current.orElse(null), null),
                     listing, record);
         }
-        index.setOpen(id, c.state() == CheckpointState.UPLOADING || c.state() == CheckpointState.COMMITTING);
+        index.setOpen(id, c.state().isOpen());
         return new Pass(c, true, committedNow, null, listing, record);
     }
 

@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -106,8 +107,7 @@ public final class IndexStore {
                 }
                 return true;
             } catch (TableServiceException ex) {
-                int s = StorageCalls.status(ex);
-                if (s == 409 || s == 412 || s == 404) {
+                if (conditionFailed(ex)) {
                     return false;
                 }
                 throw ex;
@@ -124,14 +124,15 @@ public final class IndexStore {
      */
     public boolean replaceFiles(CheckpointId id, StepListing listing, CommitRecord record, Map<String, FileRow> seen) {
         String pk = IndexKeys.filePartition(id);
-        Map<String, TableEntity> wanted = new java.util.TreeMap<>();
-        listing.files().forEach((path, b) -> wanted.put(path, fileEntity(pk, path, b.size(), b.etag(), false, record)));
+        Map<String, CommitRecord.File> recorded = new HashMap<>();
         if (record != null) {
-            for (CommitRecord.File f : record.files()) {
-                wanted.putIfAbsent(f.path(), fileEntity(pk, f.path(), 0L, "", true, record));
-            }
+            record.files().forEach(f -> recorded.put(f.path(), f));
         }
-        seen.forEach((path, old) -> wanted.putIfAbsent(path, fileEntity(pk, path, 0L, "", true, null)));
+        Map<String, TableEntity> wanted = new java.util.TreeMap<>();
+        listing.files().forEach((path, b) -> wanted.put(path,
+                fileEntity(pk, path, b.size(), b.etag(), false, recorded.get(path))));
+        recorded.forEach((path, f) -> wanted.computeIfAbsent(path, p -> fileEntity(pk, p, 0L, "", true, f)));
+        seen.forEach((path, old) -> wanted.computeIfAbsent(path, p -> fileEntity(pk, p, 0L, "", true, null)));
         // A path too long to key a row gets none rather than failing the whole write.
         wanted.keySet().removeIf(path -> !keyable(path));
         List<TableTransactionAction> actions = new ArrayList<>();
@@ -147,11 +148,12 @@ public final class IndexStore {
         return transactIfUnchanged(actions);
     }
 
+    /** @param recorded the commit record's entry for this path, or null */
     private static TableEntity fileEntity(String pk, String path, long size, String etag, boolean deleted,
-                                          CommitRecord record) {
+                                          CommitRecord.File recorded) {
         TableEntity e = new TableEntity(pk, IndexKeys.fileRow(path)).addProperty("Path", path).addProperty("Size", size)
                 .addProperty("ETag", etag).addProperty("Sequencer", "").addProperty("Deleted", deleted);
-        addRecorded(e, record, path);
+        addRecorded(e, recorded);
         return e;
     }
 
@@ -213,25 +215,23 @@ public final class IndexStore {
                 continue;
             }
             TableEntity e = new TableEntity(pk, IndexKeys.fileRow(f.path())).addProperty("Path", f.path());
-            addRecorded(e, record, f.path());
+            addRecorded(e, f);
             actions.add(new TableTransactionAction(TableTransactionActionType.UPSERT_MERGE, e));
         }
         transact(actions);
     }
 
-    private static void addRecorded(TableEntity e, CommitRecord record, String path) {
-        if (record == null) {
+    private static void addRecorded(TableEntity e, CommitRecord.File f) {
+        if (f == null) {
             return;
         }
-        record.files().stream().filter(f -> f.path().equals(path)).findFirst().ifPresent(f -> {
-            e.addProperty("RecSize", f.size()).addProperty("RecETag", f.etag());
-            if (f.sha256() != null) {
-                e.addProperty("Sha256", f.sha256());
-            }
-            if (f.versionId() != null) {
-                e.addProperty("RecVersion", f.versionId());
-            }
-        });
+        e.addProperty("RecSize", f.size()).addProperty("RecETag", f.etag());
+        if (f.sha256() != null) {
+            e.addProperty("Sha256", f.sha256());
+        }
+        if (f.versionId() != null) {
+            e.addProperty("RecVersion", f.versionId());
+        }
     }
 
     private void transact(List<TableTransactionAction> actions) {
@@ -281,43 +281,25 @@ public final class IndexStore {
     }
 
     /**
-     * Writes a checkpoint's row only if it is still the version read before the listing it was
-     * derived from: {@code expectedRowEtag}, or no row at all when null. Every writer reads the row
-     * before it lists, so a write that succeeds carries a listing made after every write before
-     * it: an older view never replaces a newer one. The state the row held is unknown here, so the
-     * latest pointer is kept as for a row that may have been COMMITTED.
-     *
-     * @return false when another writer got there first (re-read, list again, or accept theirs)
-     */
-    public boolean putCheckpoint(Checkpoint c, String expectedRowEtag) {
-        return putCheckpoint(c, expectedRowEtag, expectedRowEtag == null ? Was.NONE : Was.UNKNOWN, null, null);
-    }
-
-    /**
-     * As {@link #putCheckpoint(Checkpoint, String)}, conditional on the row version {@code seen}
-     * (null: no row). When the write makes the step COMMITTED or takes it out of COMMITTED, the
-     * run's latest pointer changes in the same transaction ({@link #latest}).
+     * Writes a checkpoint's row only if it is still the version {@code seen} read before the
+     * listing it was derived from (null: no row at all). Every writer reads the row before it
+     * lists, so a write that succeeds carries a listing made after every write before it: an older
+     * view never replaces a newer one. When the write makes the step COMMITTED, takes it out of
+     * COMMITTED or changes a COMMITTED row, the run's latest pointer changes in the same
+     * transaction ({@link #latest}).
      *
      * @param record the commit record of {@code c}, or null: a COMMITTED checkpoint that becomes
      *               latest carries its files in the pointer
+     * @return false when another writer got there first (re-read, list again, or accept theirs)
      */
     public boolean putCheckpoint(Checkpoint c, CheckpointRow seen, CommitRecord record) {
-        Was was = seen == null ? Was.NONE
-                : seen.summary().state() == CheckpointState.COMMITTED ? Was.COMMITTED : Was.OTHER;
-        return putCheckpoint(c, seen == null ? null : seen.rowEtag(), was, seen, record);
-    }
-
-    /** What the row held before a write: decides whether the latest pointer takes part. */
-    private enum Was { NONE, COMMITTED, OTHER, UNKNOWN }
-
-    private boolean putCheckpoint(Checkpoint c, String expectedRowEtag, Was was, CheckpointRow seen,
-                                  CommitRecord record) {
-        TableEntity e = checkpointEntity(c);
+        String expectedRowEtag = seen == null ? null : seen.rowEtag();
+        boolean wasCommitted = seen != null && seen.summary().state() == CheckpointState.COMMITTED;
         boolean committed = c.state() == CheckpointState.COMMITTED;
+        TableEntity e = checkpointEntity(c);
         // Rewriting a COMMITTED row with what it already says changes neither which step is latest nor
         // what the pointer shows of it: no pointer read, the common case of late events.
-        boolean samePointerView = was == Was.COMMITTED && committed && seen != null && sameRow(c, seen);
-        if (samePointerView || (!committed && (was == Was.NONE || was == Was.OTHER))) {
+        if ((!committed && !wasCommitted) || (committed && wasCommitted && sameRow(c, seen))) {
             return writeIfUnchanged("write a checkpoint row", e, expectedRowEtag, TableEntityUpdateMode.REPLACE);
         }
         TableTransactionAction row;
@@ -511,23 +493,8 @@ public final class IndexStore {
         for (int attempt = 0; attempt < POINTER_ATTEMPTS; attempt++) {
             Optional<TableEntity> pointer = get(run.value(), IndexKeys.LATEST);
             TableEntity target = pointerFor(run, highestCommitted(run, null));
-            if (StorageCalls.call("write the latest pointer", () -> {
-                operations.incrementAndGet();
-                try {
-                    if (pointer.isEmpty()) {
-                        table.createEntity(target);
-                    } else {
-                        target.getProperties().put("odata.etag", pointer.get().getETag());
-                        table.updateEntityWithResponse(target, TableEntityUpdateMode.REPLACE, true, null, Context.NONE);
-                    }
-                    return true;
-                } catch (TableServiceException ex) {
-                    if (conditionFailed(ex)) {
-                        return false;
-                    }
-                    throw ex;
-                }
-            })) {
+            if (writeIfUnchanged("write the latest pointer", target, pointer.map(TableEntity::getETag).orElse(null),
+                    TableEntityUpdateMode.REPLACE)) {
                 return;
             }
         }
@@ -578,8 +545,9 @@ public final class IndexStore {
                     ? pointerEntity(next, recordedFiles(record)) : pointerFor(run, Optional.ofNullable(other));
             return new TableTransactionAction(TableTransactionActionType.CREATE, target);
         }
-        Latest current = toLatest(pointer.get());
-        Long latest = current.checkpoint() == null ? null : current.checkpoint().step();
+        // Only the step it names: its packed file list is not unpacked for a write.
+        long named = num(pointer.get().getProperties().get(POINTER_STEP));
+        Long latest = named < 0 ? null : named;
         TableEntity target;
         if (committed && latest != null && step == latest) {
             // Same step, new content (a pin, the tier): the summary changes, the recorded files do not.

@@ -100,15 +100,17 @@ public final class IndexQueries {
     public Checkpoint latest(RunId run, Instant notAfter) {
         Optional<IndexStore.Latest> pointer = index.latest(run);
         Checkpoint c;
+        boolean filesHere;
         if (pointer.isPresent()) {
             c = pointer.get().checkpoint();
-            if (c != null && !pointer.get().filesInline()) {
-                c = sync.withFiles(new CheckpointId(run, Step.of(c.step())), c);
-            }
+            filesHere = pointer.get().filesInline();
         } else {
             List<IndexStore.CheckpointRow> rows = index.checkpoints(run, CheckpointState.COMMITTED.name(), null, 1);
-            c = rows.isEmpty() ? null
-                    : sync.withFiles(new CheckpointId(run, Step.of(rows.get(0).summary().step())), rows.get(0).summary());
+            c = rows.isEmpty() ? null : rows.get(0).summary();
+            filesHere = false;
+        }
+        if (c != null && !filesHere) {
+            c = sync.withFiles(new CheckpointId(run, Step.of(c.step())), c);
         }
         if (c == null) {
             throw new NotFoundException(ErrorCodes.NO_COMMITTED_CHECKPOINT,
