@@ -131,7 +131,7 @@ public final class AzureMode implements AutoCloseable {
         LOG.info("app settings: the " + appSettings.size() + " of ckptAppSettings in " + infra.resolve(
                 InfraAppSettings.API_BICEP) + ", with local equivalents for what only Azure knows");
 
-        KeyPolicy keys = keys(options);
+        KeyPolicy keys = LocalStack.keys(options, f -> adminKeyFile = f);
         startApp(options, keys, trustStore);
         startWatcher(config, keys.adminKey(), options.pollInterval());
     }
@@ -144,18 +144,6 @@ public final class AzureMode implements AutoCloseable {
     /** The settings as the app reads them; a ConfigException names what is missing or wrong. */
     private static CkptConfig checkSettings(Map<String, String> settings) {
         return CkptConfig.fromMap(settings);
-    }
-
-    private KeyPolicy keys(LocalStack.Options options) throws IOException {
-        if (options.adminKey().isPresent()) {
-            LOG.info("admin key: the one given with --admin-key");
-            return new KeyPolicy(options.functionKey(), options.adminKey().get());
-        }
-        AdminKeyFile.Resolved r = AdminKeyFile.resolve(options.dataDir());
-        adminKeyFile = r.file();
-        LOG.info("admin key: " + (r.created() ? "made and kept in " : "read from ") + r.file()
-                + " (owner-only; send it as x-functions-key on admin routes, or pass --admin-key)");
-        return new KeyPolicy(options.functionKey(), r.key());
     }
 
     private void startApp(LocalStack.Options options, KeyPolicy keys, Path trustStore) throws IOException {
@@ -215,8 +203,11 @@ public final class AzureMode implements AutoCloseable {
         }
     }
 
-    /** The classpath of this process; under exec:java the project's classes come from a URL class loader. */
-    private static String classpath() {
+    /**
+     * The classpath of this process, for a child JVM; under exec:java (benchmarks) the project's
+     * classes come from a URL class loader, not java.class.path.
+     */
+    public static String classpath() {
         if (Thread.currentThread().getContextClassLoader() instanceof java.net.URLClassLoader loader) {
             StringBuilder cp = new StringBuilder();
             for (java.net.URL url : loader.getURLs()) {

@@ -23,7 +23,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.logging.Logger;
 import javax.net.ssl.SSLContext;
 
@@ -62,14 +61,7 @@ public final class EventGridTopic implements AutoCloseable {
         this.eventsFile = eventsFile;
         this.server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.setHttpsConfigurator(new HttpsConfigurator(tls));
-        this.threads = Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "eventgrid-topic");
-            t.setDaemon(true);
-            return t;
-        });
-        server.setExecutor(threads);
-        server.createContext("/", this::handle);
-        server.start();
+        this.threads = ManagedIdentityEndpoint.serve(server, "eventgrid-topic", this::handle);
     }
 
     /** The topic endpoint, as {@code topic.properties.endpoint} gives it in Azure. */

@@ -116,7 +116,7 @@ public final class LocalStack implements AutoCloseable {
                             "no FunctionInstanceInjector registered in META-INF/services"));
             FunctionHost host = FunctionHost.load(context.functionClasses(), injector, settings);
             dispatcher = new EventGridDispatcher(host, 8);
-            server = new LocalHttpServer(host, new EventGridWebhook(dispatcher), keys(options),
+            server = new LocalHttpServer(host, new EventGridWebhook(dispatcher), keys(options, f -> adminKeyFile = f),
                     HostPolicy.loopbackAnd(options.allowedHosts()), options.port(), 32, config.maxBodyBytes());
             timers = new TimerScheduler(host, Clock.systemUTC());
             sink = new InProcessEventSink(dispatcher);
@@ -132,14 +132,18 @@ public final class LocalStack implements AutoCloseable {
         watcher.start(options.pollInterval());
     }
 
-    /** Keys as Azure's host checks them; the admin key given, else the development key file's. */
-    private KeyPolicy keys(Options options) throws IOException {
+    /**
+     * Keys as Azure's host checks them; the admin key given, else the development key file's.
+     *
+     * @param keptIn told the key file's path when the key comes from one
+     */
+    static KeyPolicy keys(Options options, java.util.function.Consumer<Path> keptIn) throws IOException {
         if (options.adminKey().isPresent()) {
             LOG.info("admin key: the one given with --admin-key");
             return new KeyPolicy(options.functionKey(), options.adminKey().get());
         }
         AdminKeyFile.Resolved r = AdminKeyFile.resolve(options.dataDir());
-        adminKeyFile = r.file();
+        keptIn.accept(r.file());
         // Where, never what: the key stays in the owner-only file.
         LOG.info("admin key: " + (r.created() ? "made and kept in " : "read from ") + r.file()
                 + " (owner-only; send it as x-functions-key on admin routes, or pass --admin-key)");

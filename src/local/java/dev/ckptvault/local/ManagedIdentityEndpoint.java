@@ -60,14 +60,25 @@ public final class ManagedIdentityEndpoint implements AutoCloseable {
         new SecureRandom().nextBytes(b);
         this.secret = Base64.getUrlEncoder().withoutPadding().encodeToString(b);
         this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        this.threads = Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "msi-endpoint");
+        this.threads = serve(server, "msi-endpoint", this::handle);
+    }
+
+    /**
+     * Starts a local stand-in for an Azure endpoint: {@code handler} answers every path on four
+     * daemon threads (a test or a local start never waits on them to exit).
+     *
+     * @return the threads, for the caller's close
+     */
+    static ExecutorService serve(HttpServer server, String threadName, com.sun.net.httpserver.HttpHandler handler) {
+        ExecutorService threads = Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, threadName);
             t.setDaemon(true);
             return t;
         });
         server.setExecutor(threads);
-        server.createContext("/", this::handle);
+        server.createContext("/", handler);
         server.start();
+        return threads;
     }
 
     /** The value of IDENTITY_ENDPOINT. */

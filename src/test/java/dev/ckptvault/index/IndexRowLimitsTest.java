@@ -47,7 +47,7 @@ class IndexRowLimitsTest {
         Instant now = Instant.now();
         Checkpoint c = new Checkpoint("limits", 1, CheckpointState.COMMITTING, "hot", List.of(), longPaths, longPaths,
                 0, metrics, false, now, null, now);
-        assertTrue(ctx.index.putCheckpoint(c, null), "a new row is created");
+        assertTrue(ctx.index.putCheckpoint(c, null, null), "a new row is created");
 
         Checkpoint read = ctx.index.checkpoint(CheckpointId.of("limits", 1)).orElseThrow().summary();
         assertEquals(CheckpointState.COMMITTING, read.state());

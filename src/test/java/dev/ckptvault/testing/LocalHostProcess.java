@@ -68,7 +68,7 @@ public final class LocalHostProcess implements AutoCloseable {
         String adminKey = newKey();
         String functionKey = newKey();
         Path project = AzuriteExtension.projectDir();
-        String classpath = System.getProperty("surefire.test.class.path", classpathOfThisLoader());
+        String classpath = System.getProperty("surefire.test.class.path", dev.ckptvault.local.AzureMode.classpath());
         Path log = project.resolve("target").resolve(logName);
         Files.createDirectories(log.getParent());
         java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(
@@ -165,19 +165,4 @@ public final class LocalHostProcess implements AutoCloseable {
         }
     }
 
-    /** Under exec:java (benchmarks) the project's classes come from a URL class loader, not java.class.path. */
-    private static String classpathOfThisLoader() {
-        if (Thread.currentThread().getContextClassLoader() instanceof java.net.URLClassLoader loader) {
-            StringBuilder cp = new StringBuilder();
-            for (java.net.URL url : loader.getURLs()) {
-                try {
-                    cp.append(cp.length() == 0 ? "" : java.io.File.pathSeparator).append(Path.of(url.toURI()));
-                } catch (java.net.URISyntaxException e) {
-                    throw new IllegalStateException(e);
-                }
-            }
-            return cp.toString();
-        }
-        return System.getProperty("java.class.path");
-    }
 }

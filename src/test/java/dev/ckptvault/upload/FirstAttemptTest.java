@@ -101,7 +101,7 @@ class FirstAttemptTest {
             Instant t = Instant.now();
             // A row that no blob backs (e.g. the index of an earlier container).
             assertTrue(app.index.putCheckpoint(new Checkpoint("first-stale", 3, CheckpointState.DELETED, "hot",
-                    List.of(), List.of(), List.of(), 0, Map.of(), false, t, t, t), null));
+                    List.of(), List.of(), List.of(), 0, Map.of(), false, t, t, t), null, null));
             assertEquals(200, trainer.uploads("first-stale", 3, List.of("a.bin")).status());
             assertEquals(CheckpointState.UPLOADING, app.sync.get(id).orElseThrow().state());
             assertTrue(app.index.open().contains(id));
