@@ -33,10 +33,6 @@ public final class RunPolicies {
         this.minIncompleteTtlMinutes = (int) Math.max(1, minIncompleteTtl.toMinutes());
     }
 
-    public RunPolicies(RunRecords runs, RetentionPolicy defaults) {
-        this(runs, defaults, java.time.Duration.ofMinutes(1));
-    }
-
     /**
      * A run's policy as retention applies it.
      *

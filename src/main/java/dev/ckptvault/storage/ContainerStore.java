@@ -125,18 +125,7 @@ public final class ContainerStore {
      * @return true when this call created it, false when it existed already
      */
     public boolean createIfAbsent(String blobName, byte[] data, Map<String, String> metadata) {
-        return StorageCalls.call("create " + blobName, () -> {
-            try {
-                upload(blobName, data, metadata, new BlobRequestConditions().setIfNoneMatch("*"));
-                return true;
-            } catch (BlobStorageException e) {
-                if (e.getErrorCode() == BlobErrorCode.BLOB_ALREADY_EXISTS || e.getStatusCode() == 409
-                        || e.getStatusCode() == 412) {
-                    return false;
-                }
-                throw e;
-            }
-        });
+        return create(blobName, data, metadata).isPresent();
     }
 
     /**
@@ -224,9 +213,6 @@ public final class ContainerStore {
             metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
         }
 
-        public Content(byte[] data, String etag) {
-            this(data, etag, Map.of());
-        }
     }
 
     /**

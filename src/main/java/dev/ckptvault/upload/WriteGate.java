@@ -42,8 +42,6 @@ public final class WriteGate {
     public interface OwedEvents {
         /** @return false when something is still owed and could not be sent now */
         boolean settle(CheckpointId id, StoredBlob tombstone);
-
-        OwedEvents NONE = (id, tombstone) -> true;
     }
 
     private final ContainerStore store;
@@ -63,10 +61,6 @@ public final class WriteGate {
         this.owed = owed;
     }
 
-    public WriteGate(ContainerStore store, CheckpointIndex checkpoints, Clock clock) {
-        this(store, checkpoints, clock, OwedEvents.NONE);
-    }
-
     /** How a request was admitted. */
     public enum Admission {
         /** First attempt at a step that had nothing: no file can be stale. */
@@ -76,11 +70,7 @@ public final class WriteGate {
         /** Joined the open attempt. */
         JOINED,
         /** Manifest written, asked only for listed files still missing. */
-        COMMITTING;
-
-        public boolean startedAttempt() {
-            return this == FRESH || this == NEW_ATTEMPT;
-        }
+        COMMITTING
     }
 
     /**
@@ -93,9 +83,6 @@ public final class WriteGate {
      *                     ({@link #openFirstAttempt}), after answering
      */
     public record Admitted(Admission admission, Instant attemptStart, boolean first, boolean opens) {
-        public Admitted(Admission admission, Instant attemptStart) {
-            this(admission, attemptStart, false, false);
-        }
     }
 
     /**
